@@ -1,0 +1,1 @@
+"""No models yet; see apps.py for what this app will own."""

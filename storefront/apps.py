@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class StorefrontConfig(AppConfig):
+    """Site-wide pieces: the home page, health checks and language switching; later the
+    event outbox and the partner API plumbing."""
+
+    name = "storefront"
+    verbose_name = "Storefront"

@@ -1,0 +1,19 @@
+"""Site URLs. Shopper pages are translated by the active language (Korean by default,
+switched with the i18n set_language view), not by URL prefix, so product links stay stable."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+from . import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("health/live/", views.health_live, name="health-live"),
+    path("health/ready/", views.health_ready, name="health-ready"),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("admin/", admin.site.urls),
+    path("", include("catalog.urls")),
+]
+
+handler404 = "storefront.views.page_not_found"
+handler500 = "storefront.views.server_error"

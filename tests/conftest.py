@@ -1,0 +1,7 @@
+"""Shared test setup. Fixtures live in tests/fixtures/ by concern and are loaded here."""
+
+pytest_plugins = [
+    "tests.fixtures.core",
+    "tests.fixtures.sandbox",
+    "tests.fixtures.browser",
+]

@@ -1,0 +1,92 @@
+"""factory_boy factories for the catalog and stock. Keep them minimal: a test states the
+values it depends on."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import factory
+from django.utils import timezone
+
+from catalog.models import Category, CustomsClass, ExchangeRate, Product
+from fulfillment.models import Stock, Warehouse
+
+
+class CustomsClassFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = CustomsClass
+        django_get_or_create = ("code",)
+
+    code = "other"
+    name = factory.LazyAttribute(lambda o: o.code.replace("_", " ").title())
+    duty_rate = Decimal("0.08")
+    vat_applies = True
+    list_clearance = True
+    typical_weight_kg = Decimal("1.000")
+
+
+class CategoryFactory(factory.django.DjangoModelFactory):
+    """A category; pass ``parent=`` for a child node (treebeard builds the tree path)."""
+
+    class Meta:
+        model = Category
+
+    parent = None
+    name = factory.Sequence(lambda n: f"Category {n}")
+    slug = factory.Sequence(lambda n: f"category-{n}")
+    source_path = factory.LazyAttribute(
+        lambda o: f"{o.parent.source_path} | {o.name}" if o.parent else o.name
+    )
+
+    @classmethod
+    def _create(cls, model_class, *args, parent: Category | None = None, **kwargs):
+        if parent is not None:
+            return model_class.objects.add_child(parent, create_kwargs=kwargs)
+        return model_class.objects.add_root(create_kwargs=kwargs)
+
+
+class ProductFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Product
+
+    asin = factory.Sequence(lambda n: f"B{n:09d}")
+    title = factory.Sequence(lambda n: f"Test product {n}")
+    brand = "Acme"
+    source_price_usd = Decimal("19.99")
+    weight_kg = Decimal("0.500")
+    customs_class = factory.SubFactory(CustomsClassFactory)
+    image_urls = factory.LazyFunction(list)
+    is_active = True
+
+
+class ExchangeRateFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ExchangeRate
+
+    kind = ExchangeRate.Kind.SELLING
+    rate = Decimal("1400.0000")
+    effective_at = factory.LazyFunction(timezone.now)
+    source = "test"
+
+
+class WarehouseFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Warehouse
+        django_get_or_create = ("code",)
+
+    code = factory.Sequence(lambda n: f"wh{n}")
+    name = factory.LazyAttribute(lambda o: f"Warehouse {o.code}")
+    priority = 10
+    is_domestic = True
+
+
+class StockFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Stock
+
+    warehouse = factory.SubFactory(WarehouseFactory)
+    product = factory.SubFactory(ProductFactory)
+    on_hand = 5
+    allocated = 0
+    reorder_point = 2
+    target_level = 10
