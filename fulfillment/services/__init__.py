@@ -1,0 +1,2 @@
+"""Fulfillment writes: ``warehouses`` (warehouses and demo stock), ``stock`` (staff edits).
+Later: reservations, allocations, purchase orders, shipments, restock."""
