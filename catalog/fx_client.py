@@ -21,15 +21,19 @@ import json
 import logging
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from datetime import time as clock_time
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 from django.conf import settings
 from django.utils import timezone
 
 from storefront.errors import ApplicationError
+
+SEOUL = ZoneInfo("Asia/Seoul")  # customs weeks run Sunday–Saturday in Korean time
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +76,9 @@ class PublishedRate:
     kind: str
     rate: Decimal
     published_at: datetime
+    # When the rate takes effect: its publication for the selling rate, the first day of
+    # its week (00:00 in Seoul) for the customs rate published the Friday before.
+    effective_at: datetime
 
 
 @dataclass(frozen=True)
@@ -211,8 +218,17 @@ def _parse_rate(kind: str, entry: Any) -> PublishedRate:
         raise FxSourceInvalid(f"{kind} publication time {raw_published!r} has no time zone")
     if published_at > timezone.now() + MAX_CLOCK_SKEW:
         raise FxSourceInvalid(f"{kind} publication time {raw_published} is in the future")
+    effective_at = published_at
+    raw_valid_from = entry.get("valid_from")
+    if raw_valid_from is not None:
+        try:
+            valid_from = date.fromisoformat(raw_valid_from)
+        except (TypeError, ValueError) as exc:
+            raise FxSourceInvalid(f"{kind} valid_from {raw_valid_from!r} is invalid") from exc
+        effective_at = datetime.combine(valid_from, clock_time.min, tzinfo=SEOUL)
     return PublishedRate(
         kind=kind,
         rate=rate.quantize(RATE_PLACES, rounding=ROUND_HALF_UP),
         published_at=published_at,
+        effective_at=effective_at,
     )

@@ -183,8 +183,9 @@ class Product(models.Model):
 
 class ExchangeRate(models.Model):
     """A USD→KRW rate as published by the rate source. ``selling`` prices the shelf;
-    ``customs`` is the weekly customs rate used for duties. Rows are never edited:
-    a new rate is a new row, and the newest one in effect is current."""
+    ``customs`` is the weekly customs rate used for duties (published on Friday, in effect
+    Sunday to Saturday). Rows are never edited: a new rate is a new row, and the newest one
+    whose ``effective_at`` has come is current."""
 
     class Kind(models.TextChoices):
         SELLING = "selling", _("Selling rate")
@@ -194,7 +195,12 @@ class ExchangeRate(models.Model):
     quote_currency = models.CharField(max_length=3, default="KRW")
     kind = models.CharField(max_length=10, choices=Kind.choices)
     rate = models.DecimalField(max_digits=12, decimal_places=4)
-    effective_at = models.DateTimeField(help_text=_("When the source published this rate."))
+    effective_at = models.DateTimeField(
+        help_text=_(
+            "When the rate takes effect: its publication for the selling rate, the first day "
+            "of its week for the customs rate."
+        )
+    )
     source = models.CharField(max_length=100)
     fetched_at = models.DateTimeField(auto_now_add=True)
 

@@ -179,17 +179,16 @@ def customs_assess(
 
     rate = Decimal(customs_rate)
     assessed: list[CustomsLineAssessment] = []
-    freight_left = int(freight_krw)
-    for index, line in enumerate(lines):
-        goods_krw = Decimal(line.goods_value_usd) * rate
-        if index == len(lines) - 1:
-            freight_share = freight_left  # the last line takes the remainder: no won is lost
-        elif goods_usd > 0:
-            freight_share = _whole_won(Decimal(freight_krw) * line.goods_value_usd / goods_usd)
-        else:
-            freight_share = 0
-        freight_left -= freight_share
-        customs_value = _whole_won(goods_krw + freight_share)
+    # Freight is shared by value on running totals: every share is within one won of its
+    # exact pro-rata part, none is negative, and the shares add up to the freight exactly.
+    value_so_far = Decimal(0)
+    freight_so_far = 0
+    for line in lines:
+        value_so_far += Decimal(line.goods_value_usd)
+        freight_through_line = _whole_won(Decimal(freight_krw) * value_so_far / goods_usd)
+        freight_share = freight_through_line - freight_so_far
+        freight_so_far = freight_through_line
+        customs_value = _whole_won(Decimal(line.goods_value_usd) * rate + freight_share)
         duty = _whole_won(customs_value * Decimal(line.duty_rate))
         vat = _whole_won((customs_value + duty) * VAT_RATE) if line.vat_applies else 0
         assessed.append(CustomsLineAssessment(line.reference, customs_value, duty, vat))

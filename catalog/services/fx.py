@@ -77,7 +77,7 @@ def fx_rates_refresh(*, client: FxRateClient | None = None) -> FxRefreshResult:
                 base_currency=quote.base_currency,
                 quote_currency=quote.quote_currency,
                 kind=published.kind,
-                effective_at=published.published_at,
+                effective_at=published.effective_at,
                 defaults={"rate": published.rate, "source": quote.source},
             )
             if created:
@@ -85,10 +85,10 @@ def fx_rates_refresh(*, client: FxRateClient | None = None) -> FxRefreshResult:
             elif row.rate != published.rate:
                 # Publications are immutable here; a source that rewrites one is suspect.
                 logger.warning(
-                    "FX refresh: %s rate published at %s changed from %s to %s at the "
+                    "FX refresh: %s rate in effect from %s changed from %s to %s at the "
                     "source; keeping the stored rate",
                     published.kind,
-                    published.published_at.isoformat(),
+                    published.effective_at.isoformat(),
                     row.rate,
                     published.rate,
                 )

@@ -279,9 +279,10 @@ def test_cif_freight_is_part_of_the_customs_value_and_shares_add_up_exactly():
     without_freight = customs_assess(lines=lines, freight_krw=0, customs_rate=RATE)
     with_freight = customs_assess(lines=lines, freight_krw=10_000, customs_rate=RATE)
 
-    # 70 × 1,388.20 = ₩97,174 each; ₩10,000 of freight in thirds: 3,333 + 3,333 + 3,334.
+    # 70 × 1,388.20 = ₩97,174 each; ₩10,000 of freight in thirds on running totals:
+    # round(3,333.3) = 3,333, round(6,666.7) − 3,333 = 3,334, 10,000 − 6,667 = 3,333.
     assert [x.customs_value_krw for x in without_freight.lines] == [97_174] * 3
-    assert [x.customs_value_krw for x in with_freight.lines] == [100_507, 100_507, 100_508]
+    assert [x.customs_value_krw for x in with_freight.lines] == [100_507, 100_508, 100_507]
     assert with_freight.customs_value_krw - without_freight.customs_value_krw == 10_000
     # duty 8% of 100,507 = 8,040.56 → ₩8,041 (twice) and of 100,508 = 8,040.64 → ₩8,041
     assert with_freight.duty_krw == 3 * 8_041
@@ -387,3 +388,25 @@ def test_seeded_classes_price_books_clothing_and_supplements_as_domain_says(cust
     assert vitamins.duty_free_limit_usd == D("150")
     assert vitamins.duty_free is False
     assert sunscreen_limit == D("150")
+
+
+def test_freight_shares_stay_within_one_won_of_their_exact_part():
+    values = ["0.01", "199.99", "3.33", "47.10", "0.02", "88.88"]
+    lines = [toys(value, f"l{i}") for i, value in enumerate(values)]
+    freight = 7_777
+    result = customs_assess(lines=lines, freight_krw=freight, customs_rate=RATE)
+    total = sum(Decimal(v) for v in values)
+    shares = [
+        a.customs_value_krw - _whole(Decimal(v) * RATE)
+        for a, v in zip(result.lines, values, strict=True)
+    ]
+    assert sum(shares) == freight
+    for share, value in zip(shares, values, strict=True):
+        assert share >= 0
+        assert abs(share - Decimal(freight) * Decimal(value) / total) <= 1
+
+
+def _whole(amount: Decimal) -> int:
+    from decimal import ROUND_HALF_UP
+
+    return int(amount.quantize(Decimal(1), rounding=ROUND_HALF_UP))
