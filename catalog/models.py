@@ -59,9 +59,10 @@ class CustomsClass(models.Model):
 
 
 class CustomsClassRule(models.Model):
-    """Maps source category paths to a customs class: the first rule (by priority, then the
-    longest pattern) whose pattern occurs in the path as whole words, ignoring case, wins;
-    a path no rule matches falls back to the "other" class."""
+    """Maps source category paths to a customs class. A rule matches a level of the path
+    ("Toys & Games | Puzzles" has two) when its pattern occurs there as whole words, ignoring
+    case; the deepest level some rule matches decides, and within it the rule with the lowest
+    priority, then the longest pattern. A path no rule matches is the "other" class."""
 
     pattern = models.CharField(max_length=200, unique=True)
     customs_class = models.ForeignKey(CustomsClass, on_delete=models.CASCADE, related_name="rules")
