@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import logging
 from dataclasses import dataclass
 from decimal import Decimal
@@ -17,9 +18,11 @@ from django.core.cache import cache
 from django.db import connection
 from django.db.models import F, Func, Q, QuerySet
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 
 from fulfillment import selectors as stock_selectors
 
+from . import pricing
 from .models import Category, ExchangeRate, Product
 
 logger = logging.getLogger(__name__)
@@ -30,11 +33,13 @@ CATEGORY_ROOTS_CACHE_KEY = "catalog:category-roots"
 CATEGORY_ROOTS_CACHE_SECONDS = 300
 
 SORTS = ("relevance", "price_asc", "price_desc", "newest", "rating")
+DEFAULT_SORT = "relevance"
 
 
 class ProductSearchDocument(Func):
     """``to_tsvector('english', title || ' ' || brand)``: the very expression the GIN index
-    ``catalog_product_search_document`` is built on (migration 0003), so PostgreSQL uses it."""
+    ``catalog_product_search_document`` is built on (migration 0003), so PostgreSQL uses it.
+    ``brand`` is never NULL (the column defaults to ""), so the concatenation never is."""
 
     template = "to_tsvector('english'::regconfig, %(expressions)s)"
     arg_joiner = " || ' ' || "
@@ -49,7 +54,7 @@ class FxRate:
     rate: Decimal
     kind: str
     source: str
-    effective_at: object | None
+    effective_at: datetime.datetime | None
 
 
 def fx_rate_current(*, kind: str = ExchangeRate.Kind.SELLING) -> FxRate:
@@ -60,7 +65,13 @@ def fx_rate_current(*, kind: str = ExchangeRate.Kind.SELLING) -> FxRate:
     cached = cache.get(key)
     if cached is not None:
         return cached
-    row = ExchangeRate.objects.filter(kind=kind, base_currency="USD", quote_currency="KRW").first()
+    row = (
+        ExchangeRate.objects.filter(
+            kind=kind, base_currency="USD", quote_currency="KRW", effective_at__lte=timezone.now()
+        )
+        .order_by("-effective_at", "-id")
+        .first()
+    )
     if row is not None:
         current = FxRate(row.rate, kind, row.source, row.effective_at)
     elif kind != ExchangeRate.Kind.SELLING:
@@ -77,10 +88,11 @@ def fx_cache_clear() -> None:
 
 
 def category_roots() -> list[Category]:
-    """Top-level categories for navigation (cached; categories change only on import)."""
+    """Top-level categories for navigation, by name (cached; categories change only on
+    import, which calls ``category_cache_clear``)."""
     roots = cache.get(CATEGORY_ROOTS_CACHE_KEY)
     if roots is None:
-        roots = list(Category.objects.get_root_nodes())
+        roots = list(Category.objects.get_root_nodes().order_by("name", "path"))
         cache.set(CATEGORY_ROOTS_CACHE_KEY, roots, CATEGORY_ROOTS_CACHE_SECONDS)
     return roots
 
@@ -90,11 +102,35 @@ def category_cache_clear() -> None:
 
 
 def category_get_by_slug(*, slug: str) -> Category:
+    """A category by its slug, or 404."""
     return get_object_or_404(Category, slug=slug)
 
 
+def category_find_by_slug(*, slug: str) -> Category | None:
+    """A category by its slug, or ``None`` (for filters, where unknown is a form error)."""
+    return Category.objects.filter(slug=slug).first()
+
+
 def category_children(*, category: Category) -> list[Category]:
-    return list(Category.objects.get_children(category))
+    """The direct children of a category, by name (no query for a leaf)."""
+    return list(Category.objects.get_children(category).order_by("name", "path"))
+
+
+def category_ancestors(*, category: Category) -> list[Category]:
+    """The ancestors of a category from the root down, for breadcrumbs (no query for a
+    root)."""
+    return list(Category.objects.get_ancestors(category))
+
+
+def category_trail(*, category: Category | None) -> list[Category]:
+    """The breadcrumb trail of a product's category: its ancestors and itself, root first,
+    always one query when there is a category (the page's query count does not depend on
+    how deep it sits)."""
+    if category is None:
+        return []
+    steplen = category.steplen
+    paths = [category.path[:end] for end in range(steplen, len(category.path) + 1, steplen)]
+    return list(Category.objects.filter(path__in=paths).order_by("depth"))
 
 
 def product_get_for_shopper(*, asin: str) -> Product:
@@ -105,6 +141,52 @@ def product_get_for_shopper(*, asin: str) -> Product:
         ),
         asin=asin.upper(),
         is_active=True,
+    )
+
+
+@dataclass(frozen=True)
+class ImportFeesEstimate:
+    """What customs would charge for one unit shipped across the border on its own.
+
+    ``assessment`` is ``catalog.pricing.customs_assess`` for that unit, with the freight
+    for the product's weight and the customs FX rate; ``weight_estimated`` says the
+    weight (and so the freight in the customs value) is a category estimate."""
+
+    assessment: pricing.CustomsAssessment
+    freight_krw: int
+    weight_kg: Decimal
+    weight_estimated: bool
+
+    @property
+    def duty_free(self) -> bool:
+        return self.assessment.duty_free
+
+    @property
+    def import_fees_krw(self) -> int:
+        return self.assessment.import_fees_krw
+
+
+def product_import_fees_estimate(*, product: Product) -> ImportFeesEstimate:
+    """The import fees for one unit of ``product`` bought on its own (the product page's
+    note). Orders are assessed as a whole at checkout, which may cross the limit."""
+    customs_class = product.customs_class
+    line = pricing.CustomsLine(
+        reference=product.asin,
+        goods_value_usd=product.source_price_usd,
+        duty_rate=customs_class.duty_rate,
+        vat_applies=customs_class.vat_applies,
+        list_clearance=customs_class.list_clearance,
+        description=product.title,
+    )
+    freight = pricing.cross_border_freight_krw(weight_kg=product.weight_kg)
+    customs_rate = fx_rate_current(kind=ExchangeRate.Kind.CUSTOMS).rate
+    return ImportFeesEstimate(
+        assessment=pricing.customs_assess(
+            lines=[line], freight_krw=freight, customs_rate=customs_rate
+        ),
+        freight_krw=freight,
+        weight_kg=product.weight_kg,
+        weight_estimated=product.weight_estimated,
     )
 
 
@@ -131,24 +213,29 @@ def _shopper_products() -> QuerySet[Product]:
 
 
 def products_newest(*, limit: int) -> list[Product]:
+    """The newest active products, for the home page."""
     return list(_shopper_products().order_by("-created_at", "-id")[:limit])
 
 
 def products_popular(*, limit: int) -> list[Product]:
+    """The most reviewed active products, for the home page."""
     return list(_shopper_products().order_by("-review_count", "-id")[:limit])
 
 
 def _text_search(queryset: QuerySet[Product], query: str) -> QuerySet[Product]:
     """Full-text search on PostgreSQL (English stemming, GIN-indexed), a trigram
-    similarity fallback for typos when nothing matches; word containment on SQLite."""
+    word-similarity fallback for typos when nothing matches; word containment on SQLite.
+    Annotates ``relevance`` (higher is better)."""
     if connection.vendor == "postgresql":
         search_query = SearchQuery(query, search_type="websearch", config="english")
         document = ProductSearchDocument()
+        # ``alias`` + filter on the bare expression keeps the WHERE clause identical to
+        # the index expression (``@@`` on it), which is what lets the planner use the index.
         matched = queryset.alias(document=document).filter(document=search_query)
-        matched = matched.annotate(relevance=SearchRank(document, search_query))
         if matched.exists():
-            return matched
-        # Typos ("legoo"): trigram word similarity on the title, GIN-indexed too.
+            return matched.annotate(relevance=SearchRank(document, search_query))
+        # Typos ("headphnes"): ``title %> query`` (word similarity), served by the trigram
+        # GIN index on the title.
         return queryset.filter(title__trigram_word_similar=query).annotate(
             relevance=TrigramWordSimilarity(query, "title")
         )
@@ -165,24 +252,23 @@ def product_search(
     min_price_krw: int | None = None,
     max_price_krw: int | None = None,
     fast_delivery: bool = False,
-    sort: str = "relevance",
+    sort: str = DEFAULT_SORT,
     fx_rate: Decimal,
 ) -> QuerySet[Product]:
     """Active products matching a shopper's search and filters, sorted.
 
-    The won price filter becomes an exact USD range (``pricing.usd_range_for_krw_range``),
-    so it runs on the indexed source price. ``fast_delivery`` keeps products that can ship
-    from a domestic warehouse now. Without a query, "relevance" means most reviewed.
+    ``category`` includes its descendants. The won price filter becomes an exact USD range
+    (``pricing.usd_range_for_krw_range``) so it runs on the indexed source price.
+    ``fast_delivery`` keeps products that can ship from a domestic warehouse now. Without
+    a query, "relevance" means most reviewed; an unknown sort falls back to relevance.
     """
-    from .pricing import usd_range_for_krw_range
-
     queryset = _shopper_products()
     if category is not None:
         queryset = queryset.filter(
             category_id__in=Category.objects.filter(path__startswith=category.path).values("id")
         )
     if min_price_krw is not None or max_price_krw is not None:
-        low, high = usd_range_for_krw_range(
+        low, high = pricing.usd_range_for_krw_range(
             min_krw=min_price_krw, max_krw=max_price_krw, fx_rate=fx_rate
         )
         if low is not None:

@@ -1,0 +1,137 @@
+"""Shopper pages of the catalog: category, search and product pages (server-rendered)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.paginator import Page, Paginator
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
+from django.views.decorators.http import require_safe
+
+from fulfillment import selectors as stock_selectors
+
+from . import selectors
+from .forms import ProductFilterForm, ProductFilters
+from .models import Category, Product
+from .templatetags.catalog_tags import web_url
+
+
+@dataclass(frozen=True)
+class Listing:
+    """One page of products and what the page says about it."""
+
+    page: Page
+    notice: str = ""
+
+    ellipsis = Paginator.ELLIPSIS
+
+    @property
+    def page_range(self) -> list:
+        """Page numbers around the current one, with ``ellipsis`` for the gaps."""
+        return list(
+            self.page.paginator.get_elided_page_range(self.page.number, on_each_side=2, on_ends=1)
+        )
+
+
+def _paginate(request: HttpRequest, products: QuerySet[Product]) -> Listing:
+    """The requested page of ``products`` (``settings.CATALOG_PAGE_SIZE`` each). A page
+    number that is not a number or out of range shows the nearest page with a notice
+    instead of an error."""
+    paginator = Paginator(products, settings.CATALOG_PAGE_SIZE)
+    raw = request.GET.get("page", "1").strip() or "1"
+    try:
+        number = int(raw)
+    except ValueError:
+        return Listing(paginator.page(1), _("That page number is not valid: showing page 1."))
+    if number < 1:
+        return Listing(paginator.page(1), _("That page number is not valid: showing page 1."))
+    if number > paginator.num_pages:
+        last = paginator.num_pages
+        notice = _("There is no page %(number)s: showing the last page, %(last)s.") % {
+            "number": number,
+            "last": last,
+        }
+        return Listing(paginator.page(last), notice)
+    return Listing(paginator.page(number))
+
+
+def _search(
+    filters: ProductFilters, *, category: Category | None, fx_rate: Decimal
+) -> QuerySet[Product]:
+    return selectors.product_search(
+        query=filters.query,
+        category=category,
+        min_price_krw=filters.min_price_krw,
+        max_price_krw=filters.max_price_krw,
+        fast_delivery=filters.fast_delivery,
+        sort=filters.sort,
+        fx_rate=fx_rate,
+    )
+
+
+@require_safe
+def category(request: HttpRequest, slug: str) -> HttpResponse:
+    """A category's products (its descendants' too), its child categories and the trail
+    of its ancestors, with the price, fast-delivery and sort filters."""
+    current = selectors.category_get_by_slug(slug=slug)
+    form = ProductFilterForm(request.GET, with_category=False)
+    filters = form.filters()
+    fx = selectors.fx_rate_current()
+    listing = _paginate(request, _search(filters, category=current, fx_rate=fx.rate))
+    context = {
+        "category": current,
+        "ancestors": selectors.category_ancestors(category=current),
+        "children": selectors.category_children(category=current),
+        "form": form,
+        "listing": listing,
+        "page_obj": listing.page,
+        "fx_rate": fx.rate,
+    }
+    return render(request, "catalog/category.html", context)
+
+
+@require_safe
+def search(request: HttpRequest) -> HttpResponse:
+    """``/search/?q=``: full-text search (PostgreSQL) with the category, price,
+    fast-delivery and sort filters. Without a query it lists everything filtered."""
+    form = ProductFilterForm(request.GET)
+    filters = form.filters()
+    fx = selectors.fx_rate_current()
+    listing = _paginate(request, _search(filters, category=filters.category, fx_rate=fx.rate))
+    context = {
+        "query": filters.query,
+        "form": form,
+        "listing": listing,
+        "page_obj": listing.page,
+        "fx_rate": fx.rate,
+    }
+    return render(request, "catalog/search.html", context)
+
+
+@require_safe
+def product(request: HttpRequest, asin: str) -> HttpResponse:
+    """A product page: gallery, details, price in won, the delivery promise and, when it
+    ships across the border, the estimated import fees for one unit. Unknown or inactive
+    ASIN → 404."""
+    item = selectors.product_get_for_shopper(asin=asin)
+    fx = selectors.fx_rate_current()
+    promise = stock_selectors.delivery_promise(domestic_units=item.domestic_available)
+    context = {
+        "product": item,
+        "images": [url for url in item.image_urls if web_url(url)],
+        "trail": selectors.category_trail(category=item.category),
+        "fx_rate": fx.rate,
+        "promise": promise,
+        "import_fees": None
+        if promise.domestic
+        else selectors.product_import_fees_estimate(product=item),
+        # Month and weekday names come from Django's own Korean/English catalogs.
+        "delivery_date_format": pgettext("delivery date format", "D, M j"),
+    }
+    return render(request, "catalog/product.html", context)
