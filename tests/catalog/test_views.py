@@ -240,7 +240,7 @@ def test_letters_in_a_price_are_an_error_on_the_form_and_the_rest_still_applies(
 def test_minimum_above_maximum_is_an_error_and_filters_nothing(client, tree):
     products = ProductFactory.create_batch(2, category=tree["toys"])
     response = client.get(
-        SEARCH_URL, {"min_price": "50000", "max_price": "10000"}, HTTP_ACCEPT_LANGUAGE="en"
+        SEARCH_URL, {"min_price": "50000", "max_price": "10000"}, HTTP_COOKIE="django_language=en"
     )
     assert response.status_code == 200
     message = "The minimum price must not be higher than the maximum price."
@@ -252,7 +252,7 @@ def test_minimum_above_maximum_is_an_error_and_filters_nothing(client, tree):
 def test_negative_price_is_refused(client, tree):
     ProductFactory(category=tree["toys"])
     response = client.get(
-        tree["toys"].get_absolute_url(), {"max_price": "-5"}, HTTP_ACCEPT_LANGUAGE="en"
+        tree["toys"].get_absolute_url(), {"max_price": "-5"}, HTTP_COOKIE="django_language=en"
     )
     assert field_errors(response, "max_price") == ["The price cannot be negative."]
     assert len(asins(response)) == 1
@@ -260,7 +260,9 @@ def test_negative_price_is_refused(client, tree):
 
 def test_unknown_sort_is_an_error_and_the_default_order_is_used(client, tree):
     old, mid, new = make_sorted_set(tree)
-    response = client.get(SEARCH_URL, {"sort": "cheapest; DROP TABLE"}, HTTP_ACCEPT_LANGUAGE="en")
+    response = client.get(
+        SEARCH_URL, {"sort": "cheapest; DROP TABLE"}, HTTP_COOKIE="django_language=en"
+    )
     assert response.status_code == 200
     assert field_errors(response, "sort") == ["Unknown sort order: showing the default order."]
     assert asins(response) == [mid.asin, old.asin, new.asin]
@@ -268,7 +270,7 @@ def test_unknown_sort_is_an_error_and_the_default_order_is_used(client, tree):
 
 def test_unknown_category_on_the_search_page_is_an_error_not_a_404(client, tree):
     ProductFactory(category=tree["books"])
-    response = client.get(SEARCH_URL, {"category": "nope"}, HTTP_ACCEPT_LANGUAGE="en")
+    response = client.get(SEARCH_URL, {"category": "nope"}, HTTP_COOKIE="django_language=en")
     assert response.status_code == 200
     assert field_errors(response, "category") == [
         "There is no such category: showing all categories."
@@ -317,7 +319,7 @@ def test_page_out_of_range_shows_the_nearest_page_with_a_notice(
 ):
     settings.CATALOG_PAGE_SIZE = 2
     ProductFactory.create_batch(5)
-    response = client.get(SEARCH_URL, {"page": page}, HTTP_ACCEPT_LANGUAGE="en")
+    response = client.get(SEARCH_URL, {"page": page}, HTTP_COOKIE="django_language=en")
     assert response.status_code == 200
     assert response.context["page_obj"].number == shown
     assert notice in response.content.decode()
@@ -325,7 +327,7 @@ def test_page_out_of_range_shows_the_nearest_page_with_a_notice(
 
 def test_no_results_says_so(client):
     ProductFactory(title="Garden hose")
-    response = client.get(SEARCH_URL, {"q": "zeppelin"}, HTTP_ACCEPT_LANGUAGE="en")
+    response = client.get(SEARCH_URL, {"q": "zeppelin"}, HTTP_COOKIE="django_language=en")
     assert asins(response) == []
     assert "No products match." in response.content.decode()
 
@@ -382,7 +384,7 @@ def test_product_page_shows_everything_a_shopper_needs(client, tree):
         category=tree["jigsaw"],
     )
 
-    response = client.get(product.get_absolute_url(), HTTP_ACCEPT_LANGUAGE="en")
+    response = client.get(product.get_absolute_url(), HTTP_COOKIE="django_language=en")
 
     assert response.status_code == 200
     html = response.content.decode()
@@ -410,7 +412,7 @@ def test_cross_border_product_promises_6_to_10_days_and_estimates_import_fees(cl
         customs_class=CustomsClassFactory(code="other", duty_rate=Decimal("0.08")),
     )
 
-    response = client.get(product.get_absolute_url(), HTTP_ACCEPT_LANGUAGE="en")
+    response = client.get(product.get_absolute_url(), HTTP_COOKIE="django_language=en")
 
     html = response.content.decode()
     assert "Ships from the US: arrives in 6–10 days" in html
@@ -428,7 +430,7 @@ def test_cheap_cross_border_product_is_within_the_duty_free_limit(client):
         source_price_usd=Decimal("19.99"),
         customs_class=CustomsClassFactory(code="supplements", list_clearance=False),
     )
-    html = client.get(product.get_absolute_url(), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    html = client.get(product.get_absolute_url(), HTTP_COOKIE="django_language=en").content.decode()
     assert "Estimated import fees" in html
     assert "(USD 19.99) is within the USD 150.00 duty-free limit" in html
     assert "is estimated" not in html
@@ -439,7 +441,7 @@ def test_over_the_limit_but_exempt_class_owes_nothing(client):
         source_price_usd=Decimal("300"),
         customs_class=CustomsClassFactory(code="books", duty_rate=Decimal("0"), vat_applies=False),
     )
-    html = client.get(product.get_absolute_url(), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    html = client.get(product.get_absolute_url(), HTTP_COOKIE="django_language=en").content.decode()
     assert "but no duty or VAT applies to this kind of item" in html
 
 
@@ -447,7 +449,7 @@ def test_product_in_domestic_stock_promises_1_to_2_business_days_without_import_
     product = ProductFactory(source_price_usd=Decimal("250.00"))
     StockFactory(product=product, on_hand=4, allocated=1)
 
-    html = client.get(product.get_absolute_url(), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    html = client.get(product.get_absolute_url(), HTTP_COOKIE="django_language=en").content.decode()
 
     assert "Ships from Korea: arrives in 1–2 business days" in html
     assert tuple(arrival_dates(html)) in expected_dates(1, 2, business=True)

@@ -75,7 +75,7 @@ def test_product_cards_have_image_title_price_rating_and_fast_delivery_badge(cli
     in_korea = ProductFactory(title="Local lamp", image_urls=[])
     StockFactory(product=in_korea, warehouse=WarehouseFactory(code="icn"), on_hand=2)
 
-    html = client.get("/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    html = client.get("/", HTTP_COOKIE="django_language=en").content.decode()
 
     card = card_for(html, "Imported lamp")
     assert f'href="{abroad.get_absolute_url()}"' in card
@@ -198,6 +198,13 @@ def test_korean_is_the_default_language(client):
     assert '<html lang="ko"' in html
     assert '<h1 id="home-heading">미국 아마존 상품을 한국까지</h1>' in html
     assert 'value="ko" lang="ko" aria-pressed="true">한국어</button>' in html
+
+
+def test_an_english_browser_still_gets_korean_until_the_shopper_switches(client):
+    html = client.get("/", HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9").content.decode()
+    assert '<html lang="ko"' in html
+    client.post(reverse("set_language"), {"language": "en", "next": "/"})
+    assert '<html lang="en"' in client.get("/", HTTP_ACCEPT_LANGUAGE="ko").content.decode()
 
 
 def test_switching_to_english_and_back(client):

@@ -1,0 +1,30 @@
+"""Request plumbing shared by every page."""
+
+from collections.abc import Callable
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.utils import translation
+
+
+class KoreanFirstLocaleMiddleware:
+    """Korean for everyone until the shopper picks another language.
+
+    Django's LocaleMiddleware would follow the browser's Accept-Language, so a Korean
+    shopper on an English-language phone would get English pages. Here only the language
+    cookie set by the language switch (``/i18n/setlang/``) counts; otherwise
+    ``LANGUAGE_CODE`` (Korean).
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+        self.supported = {code for code, _ in settings.LANGUAGES}
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        chosen = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
+        language = chosen if chosen in self.supported else settings.LANGUAGE_CODE
+        translation.activate(language)
+        request.LANGUAGE_CODE = translation.get_language()
+        response = self.get_response(request)
+        response.headers.setdefault("Content-Language", request.LANGUAGE_CODE)
+        return response
