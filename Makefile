@@ -16,14 +16,15 @@ $(STAMP): requirements.txt requirements-dev.txt | $(PY)
 
 install: $(STAMP)
 
-## make run: install, migrate, load the demo catalog and start web, worker, beat and sandbox.
+## make run: install, migrate, load the demo catalog and start web, worker, beat and sandbox
+## in the foreground (Procfile.dev). Ctrl-C stops them all; running it again reuses var/.
 run: install
 	@mkdir -p var
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py load_demo
 	@$(PY) -m storefront.banner
-	$(VENV)/bin/honcho --procfile Procfile.dev start
+	exec $(VENV)/bin/honcho --procfile Procfile.dev start
 
 ## make test: lint, migrations check and the whole pytest suite.
 test: install
@@ -44,9 +45,11 @@ format: install
 superuser: install
 	$(PY) manage.py createsuperuser
 
-## make bench: load benchmark on PostgreSQL (see bench/README.md).
+## make bench: load benchmark on PostgreSQL (see bench/README.md);
+## e.g. make bench BENCH_ARGS="--products 5000 --duration 5".
+BENCH_ARGS ?=
 bench: install
-	$(PY) -m bench.run
+	$(PY) -m bench.run $(BENCH_ARGS)
 
 clean:
 	rm -rf var staticfiles test-artifacts

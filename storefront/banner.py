@@ -1,15 +1,74 @@
-"""Printed by `make run` before the processes start: where everything is."""
+"""Printed by `make run` just before the processes start: where everything is and how to
+get a staff login. (The Celery app creates the filesystem broker's folders itself.)
 
-from storefront.settings import SANDBOX_URL
-
-BANNER = f"""
-Global Store is starting (Ctrl-C stops every process below):
-  Storefront   http://127.0.0.1:8000/
-  Admin        http://127.0.0.1:8000/admin/
-               staff login: run `make superuser` in another terminal, then sign in
-  Sandbox      {SANDBOX_URL}/  (FX rates; stand-in for external services)
-  Processes    web (runserver), worker and beat (Celery), sandbox
+    python -m storefront.banner
 """
 
+from __future__ import annotations
+
+import os
+
+WEB_URL = "http://127.0.0.1:8000"  # Procfile.dev: runserver 127.0.0.1:8000
+
+
+def _database_line() -> str:
+    from django.db import connection
+
+    settings_dict = connection.settings_dict
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA journal_mode")
+            mode = cursor.fetchone()[0]
+        return f"SQLite ({mode.upper()} journal) at {settings_dict['NAME']}"
+    return f"{connection.vendor} database {settings_dict['NAME']!r}"
+
+
+def _staff_line() -> str:
+    from django.contrib.auth import get_user_model
+
+    names = list(
+        get_user_model()
+        .objects.filter(is_staff=True, is_active=True)
+        .order_by("username")
+        .values_list("username", flat=True)[:3]
+    )
+    if names:
+        return (
+            f"sign in as {', '.join(names)}; "
+            "`make superuser` in another terminal adds another login"
+        )
+    return "none yet: run `make superuser` in another terminal, then sign in"
+
+
+def banner() -> str:
+    """The text `make run` prints (needs Django set up)."""
+    from django.conf import settings
+
+    broker = settings.CELERY_BROKER_URL
+    if broker.startswith("filesystem://"):
+        broker = f"filesystem:// ({settings.CELERY_BROKER_FOLDER})"
+    elif "@" in broker:
+        broker = broker.split("://")[0] + "://…@" + broker.rsplit("@", 1)[1]  # no password
+    return f"""
+Global Store is starting. Ctrl-C stops every process below.
+  Storefront    {WEB_URL}/
+  Admin         {WEB_URL}/admin/
+  Staff login   {_staff_line()}
+  Sandbox       {settings.SANDBOX_URL}/  (FX rates; stand-in for external services)
+  Health        {WEB_URL}/health/live/
+  Database      {_database_line()}
+  Celery        worker and beat on {broker}
+  Processes     web (runserver), worker, beat, sandbox  (Procfile.dev)
+"""
+
+
+def main() -> None:
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "storefront.settings")
+    django.setup()
+    print(banner())  # noqa: T201
+
+
 if __name__ == "__main__":
-    print(BANNER)  # noqa: T201
+    main()
