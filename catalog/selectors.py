@@ -111,6 +111,15 @@ def category_find_by_slug(*, slug: str) -> Category | None:
     return Category.objects.filter(slug=slug).first()
 
 
+def category_ids_with_descendants(*, category: Category) -> list[int]:
+    """The ids of a category and everything below it, as a plain list: the planner can
+    estimate ``category_id IN (1, 2, 3)`` from its statistics, whereas for a subquery on
+    the tree path it guesses and walks the whole popularity index (docs/performance.md)."""
+    return list(
+        Category.objects.filter(path__startswith=category.path).values_list("id", flat=True)
+    )
+
+
 def category_children(*, category: Category) -> list[Category]:
     """The direct children of a category, by name (no query for a leaf)."""
     return list(Category.objects.get_children(category).order_by("name", "path"))
@@ -265,7 +274,7 @@ def product_search(
     queryset = _shopper_products()
     if category is not None:
         queryset = queryset.filter(
-            category_id__in=Category.objects.filter(path__startswith=category.path).values("id")
+            category_id__in=category_ids_with_descendants(category=category)
         )
     if min_price_krw is not None or max_price_krw is not None:
         low, high = pricing.usd_range_for_krw_range(
