@@ -26,20 +26,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-PRODUCTS_HEADER = [
-    "asin",
-    "title",
-    "imgUrl",
-    "productURL",
-    "stars",
-    "reviews",
-    "price",
-    "listPrice",
-    "category_id",
-    "isBestSeller",
-    "boughtInLastMonth",
-]
-CATEGORIES_HEADER = ["id", "category_name"]
+from catalog.importing.layouts import AMAZON_2023, AMAZON_2023_CATEGORIES
+
+# The importer's own definition of the layout, so generated feeds cannot drift from it.
+PRODUCTS_HEADER = list(AMAZON_2023.columns)
+CATEGORIES_HEADER = list(AMAZON_2023_CATEGORIES.columns)
 
 
 @dataclass(frozen=True)
