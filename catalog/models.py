@@ -24,7 +24,9 @@ class CustomsClass(models.Model):
     duty_rate = models.DecimalField(
         max_digits=5, decimal_places=4, help_text=_("Duty as a fraction: 0.08 = 8%.")
     )
-    vat_applies = models.BooleanField(default=True, help_text=_("Import VAT (ten percent) applies."))
+    vat_applies = models.BooleanField(
+        default=True, help_text=_("Import VAT (ten percent) applies.")
+    )
     list_clearance = models.BooleanField(
         default=True,
         help_text=_("Eligible for list clearance (USD 200 limit); otherwise USD 150."),

@@ -273,9 +273,7 @@ def product_search(
     """
     queryset = _shopper_products()
     if category is not None:
-        queryset = queryset.filter(
-            category_id__in=category_ids_with_descendants(category=category)
-        )
+        queryset = queryset.filter(category_id__in=category_ids_with_descendants(category=category))
     if min_price_krw is not None or max_price_krw is not None:
         low, high = pricing.usd_range_for_krw_range(
             min_krw=min_price_krw, max_krw=max_price_krw, fx_rate=fx_rate

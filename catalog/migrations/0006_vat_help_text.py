@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('catalog', '0005_customs_rules_jewelry_accessories'),
+        ("catalog", "0005_customs_rules_jewelry_accessories"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='customsclass',
-            name='vat_applies',
-            field=models.BooleanField(default=True, help_text='Import VAT (ten percent) applies.'),
+            model_name="customsclass",
+            name="vat_applies",
+            field=models.BooleanField(default=True, help_text="Import VAT (ten percent) applies."),
         ),
     ]
