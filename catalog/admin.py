@@ -262,6 +262,17 @@ class StockInline(admin.TabularInline):
         return False
 
 
+# Where a product came from: written by the importer, shown read-only.
+PROVENANCE_FIELDS = (
+    "source",
+    "source_link",
+    "source_category_path",
+    "source_hash",
+    "created_at",
+    "updated_at",
+)
+
+
 @admin.register(Product)
 class ProductAdmin(admin.ModelAdmin):
     form = ProductForm
@@ -295,17 +306,7 @@ class ProductAdmin(admin.ModelAdmin):
     autocomplete_fields = ("category",)
     actions = ("activate_selected", "deactivate_selected")
     inlines = (StockInline,)
-    readonly_fields = (
-        "shelf_price",
-        "domestic_units",
-        "image_preview",
-        "source",
-        "source_link",
-        "source_category_path",
-        "source_hash",
-        "created_at",
-        "updated_at",
-    )
+    readonly_fields = ("shelf_price", "domestic_units", "image_preview", *PROVENANCE_FIELDS)
     fieldsets = (
         (None, {"fields": ("asin", "title", "brand", "is_active", "category", "customs_class")}),
         (_("Price"), {"fields": ("source_price_usd", "list_price_usd", "shelf_price")}),
@@ -322,14 +323,7 @@ class ProductAdmin(admin.ModelAdmin):
             _("Imported from"),
             {
                 "classes": ("collapse",),
-                "fields": (
-                    "source",
-                    "source_link",
-                    "source_category_path",
-                    "source_hash",
-                    "created_at",
-                    "updated_at",
-                ),
+                "fields": PROVENANCE_FIELDS,
             },
         ),
     )

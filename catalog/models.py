@@ -184,6 +184,27 @@ class Product(models.Model):
         return self.image_urls[0] if self.image_urls else ""
 
 
+# What describes and prices a product: the importer writes these from feeds and staff may
+# edit them (catalog.services.feed_import / catalog.services.products).
+PRODUCT_CONTENT_FIELDS = (
+    "title",
+    "brand",
+    "description",
+    "bullet_points",
+    "image_urls",
+    "source_price_usd",
+    "list_price_usd",
+    "weight_kg",
+    "weight_estimated",
+    "rating",
+    "review_count",
+    "bought_last_month",
+    "is_best_seller",
+    "category_id",
+    "customs_class_id",
+)
+
+
 class ExchangeRate(models.Model):
     """A USD→KRW rate as published by the rate source. ``selling`` prices the shelf;
     ``customs`` is the weekly customs rate used for duties (published on Friday, in effect

@@ -64,7 +64,7 @@ from catalog.importing.layouts import (
     promptcloud_2020_row,
 )
 from catalog.importing.reader import CsvRecordReader, open_feed, read_header
-from catalog.models import Product
+from catalog.models import PRODUCT_CONTENT_FIELDS, Product
 
 from .categories import CategoryTree, CustomsMapping
 
@@ -78,21 +78,7 @@ CHUNK_SIZE = 2000
 WRITE_BATCH_SIZE = 1000
 # What an import writes (and fingerprints). Never is_active: that is staff's decision.
 IMPORTED_FIELDS = (
-    "title",
-    "brand",
-    "description",
-    "bullet_points",
-    "image_urls",
-    "source_price_usd",
-    "list_price_usd",
-    "weight_kg",
-    "weight_estimated",
-    "rating",
-    "review_count",
-    "bought_last_month",
-    "is_best_seller",
-    "category_id",
-    "customs_class_id",
+    *PRODUCT_CONTENT_FIELDS,
     "source",
     "source_category_path",
     "source_url",

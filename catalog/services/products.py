@@ -18,30 +18,11 @@ from django.utils.translation import gettext as _
 
 from storefront.errors import ApplicationError
 
-from ..models import Product
+from ..models import PRODUCT_CONTENT_FIELDS, Product
 
 # What a person may set. Imported provenance (source, source_url, source_category_path,
 # source_hash) and the timestamps belong to the importer; the ASIN is fixed once created.
-STAFF_EDITABLE_FIELDS = frozenset(
-    {
-        "title",
-        "brand",
-        "description",
-        "bullet_points",
-        "image_urls",
-        "source_price_usd",
-        "list_price_usd",
-        "weight_kg",
-        "weight_estimated",
-        "rating",
-        "review_count",
-        "bought_last_month",
-        "is_best_seller",
-        "is_active",
-        "category_id",
-        "customs_class_id",
-    }
-)
+STAFF_EDITABLE_FIELDS = frozenset({*PRODUCT_CONTENT_FIELDS, "is_active"})
 
 
 class ProductInvalid(ApplicationError):
