@@ -13,10 +13,10 @@ from typing import Any
 from flask import Flask, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from . import controls, fx
+from . import controls, customs, fx
 from .state import Sandbox, SandboxService
 
-SERVICES: tuple[SandboxService, ...] = (fx.SERVICE,)
+SERVICES: tuple[SandboxService, ...] = (fx.SERVICE, customs.SERVICE)
 
 # What a "malformed" fault answers: a 200 with a JSON content type and a cut-off body.
 MALFORMED_BODY = '{"truncated": '

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from sandbox.app import create_app
+from sandbox.app import SERVICES, create_app
 from sandbox.fx import customs_validity, default_rates
 
 SEOUL = ZoneInfo("Asia/Seoul")
@@ -30,7 +30,9 @@ def test_health_answers_200_and_lists_the_services(client):
     response = client.get("/health")
 
     assert response.status_code == 200
-    assert response.get_json() == {"status": "ok", "services": ["fx"]}
+    services = sorted(service.name for service in SERVICES)
+    assert "fx" in services
+    assert response.get_json() == {"status": "ok", "services": services}
 
 
 def test_fx_rates_default_to_the_deterministic_selling_and_customs_rates(client):
@@ -217,7 +219,8 @@ def test_reset_restores_data_faults_and_journal(client):
     client.post("/_controls/fx/faults", json={"fail_next": 3, "latency_ms": 100})
     client.get("/fx/rates")
 
-    assert client.post("/_controls/reset").get_json() == {"reset": ["fx"]}
+    all_services = sorted(service.name for service in SERVICES)
+    assert client.post("/_controls/reset").get_json() == {"reset": all_services}
 
     overview = client.get("/_controls").get_json()["services"]["fx"]
     assert overview["faults"]["fail_next"] == 0
