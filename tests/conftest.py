@@ -3,5 +3,6 @@
 pytest_plugins = [
     "tests.fixtures.core",
     "tests.fixtures.sandbox",
+    "tests.fixtures.stripe",
     "tests.fixtures.browser",
 ]
