@@ -1,9 +1,10 @@
-"""Staff admin for warehouses and stock.
+"""Staff admin for warehouses, stock and reservations.
 
 Stock levels are written by ``fulfillment.services.stock``: the row is locked and the
-database constraints decide, and a refusal (on hand under what is allocated, a target
-under the reorder point) is shown on the form. ``allocated`` is read-only here: it belongs
-to reservations and allocations.
+database constraints decide, and a refusal (on hand under what is allocated or reserved, a
+target under the reorder point) is shown on the form. ``allocated`` and ``reserved`` are
+read-only here: they belong to allocations and reservations. Reservations are read-only:
+only checkout, cancellation and expiry (``fulfillment.services.reservations``) write them.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from catalog.admin import ServiceModelForm, search_by_asin
 
-from .models import Stock, Warehouse
+from .models import Reservation, Stock, Warehouse
 from .services.stock import stock_create, stock_set_levels
 
 
@@ -28,7 +29,8 @@ class WarehouseAdmin(admin.ModelAdmin):
 
 
 class LowStockFilter(admin.SimpleListFilter):
-    """Rows whose available units (on hand − allocated) fell under the reorder point."""
+    """Rows whose available units (on hand − allocated − reserved) fell under the reorder
+    point."""
 
     title = _("stock level")
     parameter_name = "low_stock"
@@ -40,7 +42,7 @@ class LowStockFilter(admin.SimpleListFilter):
         ]
 
     def queryset(self, request, queryset):
-        low = queryset.alias(units_free=F("on_hand") - F("allocated"))
+        low = queryset.alias(units_free=F("on_hand") - F("allocated") - F("reserved"))
         if self.value() == "yes":
             return low.filter(units_free__lt=F("reorder_point"))
         if self.value() == "no":
@@ -80,6 +82,7 @@ class StockAdmin(admin.ModelAdmin):
         "warehouse",
         "on_hand",
         "allocated",
+        "reserved",
         "available_units",
         "reorder_point",
         "target_level",
@@ -98,19 +101,24 @@ class StockAdmin(admin.ModelAdmin):
         "warehouse",
         "on_hand",
         "allocated",
+        "reserved",
         "available_units",
         "reorder_point",
         "target_level",
     )
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(available_units=F("on_hand") - F("allocated"))
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(available_units=F("on_hand") - F("allocated") - F("reserved"))
+        )
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
-            return ("allocated", "available_units")
+            return ("allocated", "reserved", "available_units")
         # A stock row stays where it is; open a new row for another warehouse or product.
-        return ("product", "warehouse", "allocated", "available_units")
+        return ("product", "warehouse", "allocated", "reserved", "available_units")
 
     def get_fields(self, request, obj=None):
         if obj is None:
@@ -146,3 +154,59 @@ class StockAdmin(admin.ModelAdmin):
     @admin.display(description=_("low"), boolean=True)
     def is_low(self, obj: Stock) -> bool:
         return obj.available < obj.reorder_point
+
+
+@admin.register(Reservation)
+class ReservationAdmin(admin.ModelAdmin):
+    """Units held for orders awaiting payment, for staff to look at (never to edit: a
+    hand-made change would leave ``Stock.reserved`` out of step)."""
+
+    list_display = (
+        "order_number",
+        "product_asin",
+        "warehouse",
+        "quantity",
+        "status",
+        "expires_at",
+        "created_at",
+        "released_at",
+    )
+    list_filter = ("status", ("stock__warehouse", admin.RelatedOnlyFieldListFilter))
+    list_select_related = ("order", "product", "stock__warehouse")
+    list_per_page = 100
+    show_full_result_count = False
+    search_fields = ("order__number",)
+    search_help_text = _("An order number (or part of one).")
+    date_hierarchy = "created_at"
+    fields = (
+        "order",
+        "product",
+        "stock",
+        "quantity",
+        "status",
+        "expires_at",
+        "created_at",
+        "released_at",
+    )
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("order"), ordering="order__number")
+    def order_number(self, obj: Reservation) -> str:
+        return obj.order.number
+
+    @admin.display(description=_("ASIN"), ordering="product__asin")
+    def product_asin(self, obj: Reservation) -> str:
+        return obj.product.asin
+
+    @admin.display(description=_("warehouse"), ordering="stock__warehouse__priority")
+    def warehouse(self, obj: Reservation) -> str:
+        return obj.stock.warehouse.code

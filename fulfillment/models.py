@@ -1,5 +1,5 @@
-"""Warehouses and the stock they hold. Later: reservations, allocations, purchase orders,
-shipments and tracking events."""
+"""Warehouses, the stock they hold and the reservations checkout takes on it. Later:
+allocations, purchase orders, shipments and tracking events."""
 
 from django.db import models
 from django.db.models import F, Q
@@ -26,13 +26,18 @@ class Warehouse(models.Model):
 
 
 class Stock(models.Model):
-    """One product in one warehouse. ``available`` = on_hand − allocated; the database
-    guarantees 0 ≤ allocated ≤ on_hand so nothing is ever oversold."""
+    """One product in one warehouse. ``allocated`` units belong to paid orders, ``reserved``
+    units to orders awaiting payment; ``available`` = on_hand − allocated − reserved. The
+    database guarantees allocated + reserved ≤ on_hand (both ≥ 0), so nothing is ever
+    oversold or promised twice."""
 
     warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="stocks")
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="stocks")
     on_hand = models.PositiveIntegerField(default=0)
     allocated = models.PositiveIntegerField(default=0)
+    reserved = models.PositiveIntegerField(
+        default=0, help_text=_("Units held for orders awaiting payment.")
+    )
     reorder_point = models.PositiveIntegerField(
         default=0, help_text=_("Restock when available stock falls under this.")
     )
@@ -52,6 +57,13 @@ class Stock(models.Model):
                 violation_error_message=_("Allocated units cannot exceed units on hand."),
             ),
             models.CheckConstraint(
+                condition=Q(reserved__gte=0) & Q(on_hand__gte=F("allocated") + F("reserved")),
+                name="stock_reserved_within_free",
+                violation_error_message=_(
+                    "Allocated and reserved units together cannot exceed units on hand."
+                ),
+            ),
+            models.CheckConstraint(
                 condition=Q(target_level__gte=F("reorder_point")),
                 name="stock_target_not_below_reorder_point",
                 violation_error_message=_("The target level must be at least the reorder point."),
@@ -60,8 +72,65 @@ class Stock(models.Model):
         indexes = [models.Index(fields=["product", "warehouse"], name="stock_product_warehouse")]
 
     def __str__(self) -> str:
-        return f"{self.warehouse.code} {self.product_id}: {self.on_hand}/{self.allocated}"
+        return (
+            f"{self.warehouse.code} {self.product_id}: "
+            f"{self.on_hand}/{self.allocated}/{self.reserved}"
+        )
 
     @property
     def available(self) -> int:
-        return self.on_hand - self.allocated
+        """Units free to promise: on hand − allocated − reserved."""
+        return self.on_hand - self.allocated - self.reserved
+
+
+class ReservationStatus(models.TextChoices):
+    ACTIVE = "active", _("Active")
+    RELEASED = "released", _("Released")
+    CONVERTED = "converted", _("Converted to an allocation")
+
+
+class Reservation(models.Model):
+    """Units of one stock row held for an order awaiting payment.
+
+    An active reservation counts in ``Stock.reserved``; releasing it (order cancelled or
+    expired) gives the units back, converting it (order paid) turns them into an allocation.
+    One row per (order, stock row), so running a reservation twice for an order can never
+    hold the units twice. Written only by ``fulfillment.services.reservations``.
+    """
+
+    Status = ReservationStatus
+
+    order = models.ForeignKey("orders.Order", on_delete=models.CASCADE, related_name="reservations")
+    stock = models.ForeignKey(Stock, on_delete=models.PROTECT, related_name="reservations")
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="reservations")
+    quantity = models.PositiveIntegerField()
+    status = models.CharField(
+        max_length=10, choices=ReservationStatus.choices, default=ReservationStatus.ACTIVE
+    )
+    expires_at = models.DateTimeField(
+        help_text=_("The order's payment deadline: the units go back when it passes unpaid.")
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    released_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["order", "stock"], name="reservation_one_per_order_stock"
+            ),
+            models.CheckConstraint(condition=Q(quantity__gte=1), name="reservation_quantity_min_1"),
+            models.CheckConstraint(
+                condition=Q(status__in=ReservationStatus.values), name="reservation_status_known"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=ReservationStatus.RELEASED) | Q(released_at__isnull=False),
+                name="reservation_released_has_time",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "expires_at"], name="reservation_status_expiry"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} × {self.product_id} for order {self.order_id} ({self.status})"

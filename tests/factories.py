@@ -3,6 +3,7 @@ values it depends on."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 import factory
@@ -10,6 +11,7 @@ from django.utils import timezone
 
 from catalog.models import Category, CustomsClass, ExchangeRate, Product
 from fulfillment.models import Stock, Warehouse
+from orders.models import Order
 
 
 class CustomsClassFactory(factory.django.DjangoModelFactory):
@@ -90,3 +92,42 @@ class StockFactory(factory.django.DjangoModelFactory):
     allocated = 0
     reorder_point = 2
     target_level = 10
+
+
+# --- Orders -------------------------------------------------------------------------------
+# Added by the reservations work (issue 3) for fulfillment tests that need real order rows;
+# the orders work may take this factory over. A domestic-only order awaiting payment whose
+# total adds up (the database checks it); no lines.
+
+
+class OrderFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Order
+
+    number = factory.Sequence(lambda n: f"T{n:08d}")
+    email = factory.Sequence(lambda n: f"shopper{n}@example.com")
+    status = Order.Status.PENDING_PAYMENT
+    items_krw = 30000
+    total_krw = factory.LazyAttribute(
+        lambda o: (
+            o.items_krw
+            + o.domestic_shipping_krw
+            + o.cross_border_shipping_krw
+            + o.duty_krw
+            + o.vat_krw
+            - o.discount_krw
+        )
+    )
+    domestic_shipping_krw = 0
+    cross_border_shipping_krw = 0
+    duty_krw = 0
+    vat_krw = 0
+    discount_krw = 0
+    fx_selling_rate = Decimal("1390.0000")
+    fx_customs_rate = Decimal("1385.0000")
+    price_margin = Decimal("0.1000")
+    recipient_name = "홍길동"
+    phone = "+821012345678"
+    postal_code = "06236"
+    road_address = "서울특별시 강남구 테헤란로 152"
+    payment_due_at = factory.LazyFunction(lambda: timezone.now() + timedelta(minutes=30))

@@ -18,6 +18,7 @@ from storefront.errors import ApplicationError
 from ..models import Stock
 
 ALLOCATED_WITHIN_ON_HAND = "stock_allocated_within_on_hand"
+RESERVED_WITHIN_FREE = "stock_reserved_within_free"
 TARGET_NOT_BELOW_REORDER_POINT = "stock_target_not_below_reorder_point"
 ONE_ROW_PER_PLACE = "stock_one_row_per_place"
 
@@ -32,7 +33,9 @@ class StockNotFound(ApplicationError):
     code = "stock_not_found"
 
 
-def _refusal(exc: IntegrityError, *, allocated: int) -> StockLevelsInvalid | None:
+def _refusal(
+    exc: IntegrityError, *, allocated: int, reserved: int = 0
+) -> StockLevelsInvalid | None:
     """Which stock constraint the database refused, as an error for the right field.
 
     Both PostgreSQL and SQLite name the violated constraint in the message.
@@ -44,6 +47,14 @@ def _refusal(exc: IntegrityError, *, allocated: int) -> StockLevelsInvalid | Non
         ) % {"allocated": allocated}
         return StockLevelsInvalid(
             message, code="stock_on_hand_below_allocated", fields={"on_hand": message}
+        )
+    if RESERVED_WITHIN_FREE in text:
+        message = _(
+            "Units on hand cannot be fewer than the %(held)d units already allocated or "
+            "reserved for orders."
+        ) % {"held": allocated + reserved}
+        return StockLevelsInvalid(
+            message, code="stock_on_hand_below_held", fields={"on_hand": message}
         )
     if TARGET_NOT_BELOW_REORDER_POINT in text:
         message = _("The target level must be at least the reorder point.")
@@ -79,11 +90,12 @@ def stock_set_levels(
     The row is locked (``select_for_update``) so an allocation cannot slip in between the
     read and the write; the database constraints decide what is valid. Raises
     ``StockNotFound``, or ``StockLevelsInvalid`` with code ``stock_on_hand_below_allocated``
-    (field ``on_hand``) or ``stock_target_below_reorder_point`` (field ``target_level``);
+    or ``stock_on_hand_below_held`` (units reserved for unpaid orders count; field
+    ``on_hand``) or ``stock_target_below_reorder_point`` (field ``target_level``);
     the row is unchanged then.
     """
     _refuse_negative(on_hand=on_hand, reorder_point=reorder_point, target_level=target_level)
-    allocated = 0
+    allocated = reserved = 0
     try:
         with transaction.atomic():
             try:
@@ -92,13 +104,13 @@ def stock_set_levels(
                 raise StockNotFound(
                     _("Stock row %(id)s does not exist.") % {"id": stock_id}
                 ) from exc
-            allocated = stock.allocated
+            allocated, reserved = stock.allocated, stock.reserved
             stock.on_hand = on_hand
             stock.reorder_point = reorder_point
             stock.target_level = target_level
             stock.save(update_fields=["on_hand", "reorder_point", "target_level"])
     except IntegrityError as exc:
-        error = _refusal(exc, allocated=allocated)
+        error = _refusal(exc, allocated=allocated, reserved=reserved)
         if error is None:
             raise
         raise error from exc
