@@ -1,0 +1,1 @@
+"""Shopper accounts: sign up, log in and out, password reset, profile."""
