@@ -410,3 +410,42 @@ class StripeEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} {self.event_id}"
+
+
+class OrderNotification(models.Model):
+    """An email sent to the shopper about an order. The automatic one of each kind is
+    recorded once (a redelivered event finds the row and sends nothing); a resend that staff
+    ask for adds a row of its own, saying who asked."""
+
+    class Kind(models.TextChoices):
+        CONFIRMATION = "confirmation", _("Order confirmation")
+        CANCELLATION = "cancellation", _("Cancellation")
+        REFUND = "refund", _("Refund")
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="notifications")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    # What the automatic email was about when one order gets several of a kind (a refund's
+    # event id); empty for once-per-order kinds.
+    reference = models.CharField(max_length=80, blank=True, default="")
+    is_resend = models.BooleanField(default=False)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    sent_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["sent_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["order", "kind", "reference"],
+                condition=Q(is_resend=False),
+                name="order_notification_once",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=["confirmation", "cancellation", "refund"]),
+                name="order_notification_kind_known",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} for {self.order_id}"

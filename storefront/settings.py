@@ -82,6 +82,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "storefront.context_processors.site",
+                "orders.context_processors.cart",
             ],
         },
     },
@@ -136,10 +137,36 @@ CELERY_TIMEZONE = "Asia/Seoul"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 FX_REFRESH_SECONDS = env.int("FX_REFRESH_SECONDS", default=3600)
+# Domain-event outbox (docs/events.md): an event not dispatched this many seconds after it
+# was published is enqueued again by the sweep; failed runs back off, doubling up to the max.
+OUTBOX_SWEEP_AFTER_SECONDS = env.int("OUTBOX_SWEEP_AFTER_SECONDS", default=60)
+OUTBOX_SWEEP_EVERY_SECONDS = env.int("OUTBOX_SWEEP_EVERY_SECONDS", default=60)
+OUTBOX_SWEEP_BATCH_SIZE = env.int("OUTBOX_SWEEP_BATCH_SIZE", default=500)
+OUTBOX_BACKOFF_MAX_SECONDS = env.int("OUTBOX_BACKOFF_MAX_SECONDS", default=3600)
+# Ask Stripe about PaymentIntents still unpaid this long after their last change (a webhook
+# may have been lost); the check runs every PAYMENT_RECONCILE_EVERY_SECONDS.
+PAYMENT_RECONCILE_AFTER_SECONDS = env.int("PAYMENT_RECONCILE_AFTER_SECONDS", default=120)
+PAYMENT_RECONCILE_EVERY_SECONDS = env.int("PAYMENT_RECONCILE_EVERY_SECONDS", default=120)
 CELERY_BEAT_SCHEDULE = {
     "fx-refresh": {
         "task": "catalog.tasks.fx_rates_refresh",
         "schedule": schedule(run_every=FX_REFRESH_SECONDS),
+    },
+    "outbox-sweep": {
+        "task": "storefront.tasks.outbox_sweep",
+        "schedule": schedule(run_every=OUTBOX_SWEEP_EVERY_SECONDS),
+    },
+    "orders-expire-unpaid": {
+        "task": "orders.tasks.orders_expire_unpaid",
+        "schedule": schedule(run_every=60),
+    },
+    "payments-reconcile-pending": {
+        "task": "orders.tasks.payments_reconcile_pending",
+        "schedule": schedule(run_every=PAYMENT_RECONCILE_EVERY_SECONDS),
+    },
+    "refunds-retry-pending": {
+        "task": "orders.tasks.refunds_retry_pending",
+        "schedule": schedule(run_every=300),
     },
 }
 
@@ -150,6 +177,15 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Shoppers log in with their email (storefront/accounts); the address book is orders'.
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "accounts:profile"
+LOGOUT_REDIRECT_URL = "home"
+# Failed logins allowed per email and per client IP within the window (seconds, counted
+# from the first failure) before logins for it are refused until the window ends; 0 = off.
+LOGIN_RATE_LIMIT_ATTEMPTS = env.int("LOGIN_RATE_LIMIT_ATTEMPTS", default=5)
+LOGIN_RATE_LIMIT_IP_ATTEMPTS = env.int("LOGIN_RATE_LIMIT_IP_ATTEMPTS", default=20)
+LOGIN_RATE_LIMIT_WINDOW_SECONDS = env.int("LOGIN_RATE_LIMIT_WINDOW_SECONDS", default=900)
 
 # --- Language, time ---------------------------------------------------------------------
 LANGUAGE_CODE = "ko"
@@ -180,7 +216,15 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Every handler masks PCCCs (DOMAIN.md: never logged).
+    "filters": {"redact_pccc": {"()": "orders.pccc.PcccRedactingFilter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["redact_pccc"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     # httpx logs every request URL at INFO, query string and credentials included (API keys
     # of external services): keep only its warnings. Clients log redacted URLs themselves.
@@ -188,12 +232,36 @@ LOGGING = {
 }
 
 # --- Global Store -----------------------------------------------------------------------
+# Public base URL of the shop, for links in emails (no trailing slash needed).
+SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
 # Selling margin on top of the USD source price converted at the selling FX rate.
 PRICE_MARGIN = env_decimal("PRICE_MARGIN", "0.10")
 # Local stand-ins for external services (sandbox/); production points these elsewhere.
 SANDBOX_URL = env("SANDBOX_URL", default="http://127.0.0.1:8100")
 FX_RATE_SOURCE_URL = env("FX_RATE_SOURCE_URL", default=f"{SANDBOX_URL}/fx/rates")
 FX_RATE_TIMEOUT_SECONDS = env.float("FX_RATE_TIMEOUT_SECONDS", default=5.0)
+# Stripe (orders/stripe_client.py). Defaults: localstripe (`python -m sandbox.stripe_local`,
+# started by `make run`); production sets real keys, https://api.stripe.com,
+# https://js.stripe.com/v3/ and the signing secret of its webhook endpoint.
+STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", default="sk_test_localstripe")
+STRIPE_PUBLISHABLE_KEY = env("STRIPE_PUBLISHABLE_KEY", default="pk_test_localstripe")
+STRIPE_API_BASE = env("STRIPE_API_BASE", default="http://127.0.0.1:8420")
+STRIPE_JS_URL = env("STRIPE_JS_URL", default="") or f"{STRIPE_API_BASE}/js.stripe.com/v3/"
+STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", default="whsec_localstripe_dev")
+# Seconds per attempt; retries by the stripe library (connection errors, timeouts, 409, 5xx)
+# after the first attempt, each with the same idempotency key.
+STRIPE_TIMEOUT_SECONDS = env.float("STRIPE_TIMEOUT_SECONDS", default=10.0)
+STRIPE_MAX_RETRIES = env.int("STRIPE_MAX_RETRIES", default=2)
+# Webhooks signed longer ago than this are refused (replay protection).
+STRIPE_WEBHOOK_TOLERANCE_SECONDS = env.int("STRIPE_WEBHOOK_TOLERANCE_SECONDS", default=300)
+# Customs PCCC check (UNI-PASS style; the sandbox locally): base URL, per-attempt timeout,
+# retries after the first attempt.
+CUSTOMS_CHECK_URL = env("CUSTOMS_CHECK_URL", default=f"{SANDBOX_URL}/customs")
+CUSTOMS_CHECK_TIMEOUT_SECONDS = env.float("CUSTOMS_CHECK_TIMEOUT_SECONDS", default=3.0)
+CUSTOMS_CHECK_RETRIES = env.int("CUSTOMS_CHECK_RETRIES", default=2)
+# Fernet keys for PCCCs at rest, comma-separated: the first encrypts, all decrypt (rotate by
+# putting a new key first). Empty: a key derived from SECRET_KEY, for development only.
+PCCC_ENCRYPTION_KEYS = env.list("PCCC_ENCRYPTION_KEYS", default=[])
 # Products per page on category and search pages.
 CATALOG_PAGE_SIZE = env.int("CATALOG_PAGE_SIZE", default=24)
 # Where the real Amazon samples live; the demo loader imports them when present.
@@ -208,5 +276,17 @@ CROSS_BORDER_SHIPPING_BASE_KRW = env.int("CROSS_BORDER_SHIPPING_BASE_KRW", defau
 CROSS_BORDER_SHIPPING_BASE_KG = env_decimal("CROSS_BORDER_SHIPPING_BASE_KG", "1")
 CROSS_BORDER_SHIPPING_STEP_KRW = env.int("CROSS_BORDER_SHIPPING_STEP_KRW", default=2000)
 CROSS_BORDER_SHIPPING_STEP_KG = env_decimal("CROSS_BORDER_SHIPPING_STEP_KG", "0.5")
+# Domestic shipping fee, and the items total from which all shipping is free.
+DOMESTIC_SHIPPING_KRW = env.int("DOMESTIC_SHIPPING_KRW", default=3000)
+FREE_SHIPPING_THRESHOLD_KRW = env.int("FREE_SHIPPING_THRESHOLD_KRW", default=28000)
+# An unpaid order is cancelled (stock released) this many minutes after placement.
+ORDER_PAYMENT_WINDOW_MINUTES = env.int("ORDER_PAYMENT_WINDOW_MINUTES", default=30)
+# Stock reservations still active this many seconds after the payment deadline are released
+# by the safety-net sweep (the order-expiry task normally releases them first).
+RESERVATION_EXPIRY_GRACE_SECONDS = env.int("RESERVATION_EXPIRY_GRACE_SECONDS", default=300)
 # Seed USD→KRW rate used until the first successful refresh from the rate source.
 FX_SEED_USD_KRW = env_decimal("FX_SEED_USD_KRW", "1390.00")
+# Cart: most units of one product in a line, most distinct products in a cart (the customs
+# personal-use limits are data on the customs classes).
+CART_MAX_LINE_QUANTITY = env.int("CART_MAX_LINE_QUANTITY", default=20)
+CART_MAX_LINES = env.int("CART_MAX_LINES", default=50)

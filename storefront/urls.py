@@ -12,6 +12,8 @@ urlpatterns = [
     path("health/ready/", views.health_ready, name="health-ready"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
+    path("account/", include("storefront.accounts.urls")),
+    path("", include("orders.urls")),
     path("", include("catalog.urls")),
 ]
 

@@ -1,0 +1,1 @@
+"""Orders forms, one module per area (addresses, carts, checkout, orders, payments)."""

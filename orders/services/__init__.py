@@ -1,0 +1,1 @@
+"""Orders services, one module per area (addresses, carts, checkout, orders, payments)."""

@@ -1,0 +1,382 @@
+"""Checkout: quote a cart and place the order.
+
+``order_place`` is the one way an order comes to exist. It verifies the PCCC with customs
+(outside the transaction: a slow customs service never holds row locks), then in one
+transaction creates the order, reserves domestic stock (``fulfillment``), prices the
+reserved split again on the server, freezes prices, rates, the customs decision, the address
+and the encrypted PCCC, records the first status and publishes ``order.placed``. The Stripe
+PaymentIntent is created right after commit by ``payments.payment_intent_ensure``, with an
+idempotency key stored with the order.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import secrets
+import uuid
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from fulfillment.selectors import stock_split_preview
+from fulfillment.services.reservations import ReservationRequest, stock_reserve
+from storefront.errors import ApplicationError
+from storefront.events import event_publish
+
+from .. import customs_client, pccc
+from ..lifecycle import order_event_payload
+from ..models import Cart, CartLine, CustomsProfile, Order, OrderLine, OrderStatusChange, Payment
+from ..quote import Quote, QuoteRequestLine, quote_build
+
+logger = logging.getLogger(__name__)
+
+NUMBER_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read out over the phone
+
+
+class CheckoutRefused(ApplicationError):
+    code = "checkout_refused"
+
+
+class QuoteChanged(ApplicationError):
+    """The server's total differs from the one the shopper confirmed: show the new quote."""
+
+    code = "quote_changed"
+
+
+class PcccRequired(ApplicationError):
+    code = "pccc_required"
+
+
+class PcccRejected(ApplicationError):
+    code = "pccc_rejected"
+
+
+@dataclass(frozen=True)
+class ShippingAddress:
+    """Where the order goes, already normalised (phone in E.164, 5-digit postal code)."""
+
+    recipient_name: str
+    phone: str
+    postal_code: str
+    road_address: str
+    detail_address: str = ""
+    english_name: str = ""
+
+
+@dataclass(frozen=True)
+class CustomsDeclaration:
+    """The shopper's PCCC and the consents DOMAIN.md requires before it may be used.
+
+    ``pccc`` empty with ``use_saved`` means: use the customer's saved (verified) PCCC."""
+
+    pccc: str
+    consent_collection: bool
+    consent_transfer: bool
+    use_saved: bool = False
+
+
+def _cart_lines(cart_id: int) -> list[CartLine]:
+    return list(
+        CartLine.objects.filter(cart_id=cart_id)
+        .select_related("product__customs_class")
+        .order_by("product_id")
+    )
+
+
+def checkout_request_lines(*, cart_id: int) -> list[QuoteRequestLine]:
+    """The cart as lines to price, with nothing reserved yet. Refuses an empty cart and a
+    cart holding products that are no longer sold."""
+    lines = _cart_lines(cart_id)
+    if not lines:
+        raise CheckoutRefused(_("Your cart is empty."), code="cart_empty")
+    unavailable = [line.product.title[:60] for line in lines if not line.product.is_active]
+    if unavailable:
+        raise CheckoutRefused(
+            _("Some items are no longer available; remove them from your cart to continue: %s")
+            % ", ".join(unavailable),
+            code="product_unavailable",
+        )
+    return [QuoteRequestLine(product=line.product, quantity=line.quantity) for line in lines]
+
+
+def checkout_quote(*, cart_id: int, discount_krw: int = 0) -> Quote:
+    """The quote shown before paying: the split is what domestic stock could cover right
+    now (nothing is reserved until the order is placed)."""
+    lines = checkout_request_lines(cart_id=cart_id)
+    split = stock_split_preview(
+        lines=[
+            ReservationRequest(product_id=line.product.pk, quantity=line.quantity) for line in lines
+        ]
+    )
+    return quote_build(
+        lines=[
+            QuoteRequestLine(
+                product=line.product,
+                quantity=line.quantity,
+                domestic_quantity=split.get(line.product.pk, (0, line.quantity))[0],
+            )
+            for line in lines
+        ],
+        discount_krw=discount_krw,
+    )
+
+
+def _new_order_number(now: datetime.datetime) -> str:
+    day = timezone.localtime(now).strftime("%y%m%d")
+    suffix = "".join(secrets.choice(NUMBER_ALPHABET) for _ in range(6))
+    return f"GS{day}-{suffix}"
+
+
+def _verified_pccc(
+    *, customer_id: int | None, address: ShippingAddress, customs: CustomsDeclaration | None
+) -> str:
+    """The PCCC to freeze into the order, normalised and confirmed by the customs check
+    service for this recipient. Raises with the reason on the field that failed."""
+    if customs is None:
+        raise PcccRequired(
+            _("Part of your order ships from the US: enter your PCCC to clear customs."),
+            fields={"pccc": _("Required for items shipped from the US.")},
+        )
+    if not (customs.consent_collection and customs.consent_transfer):
+        missing = {}
+        if not customs.consent_collection:
+            missing["consent_collection"] = _("Required to clear customs.")
+        if not customs.consent_transfer:
+            missing["consent_transfer"] = _("Required to clear customs.")
+        raise PcccRequired(
+            _("Please agree to the use of your PCCC for customs clearance."), fields=missing
+        )
+    if customs.use_saved and not customs.pccc:
+        profile = CustomsProfile.objects.filter(customer_id=customer_id).first()
+        if profile is None:
+            raise PcccRequired(_("Enter your PCCC."), fields={"pccc": _("Enter your PCCC.")})
+        value = pccc.pccc_decrypt(profile.pccc_encrypted)
+    else:
+        value = pccc.pccc_normalize(customs.pccc)
+    verification = customs_client.pccc_verify(
+        pccc=value,
+        name=address.recipient_name,
+        phone_e164=address.phone,
+        postal_code=address.postal_code,
+        address=address.road_address,
+    )
+    if not verification.valid:
+        raise PcccRejected(
+            _(
+                "Customs could not confirm this PCCC for the recipient. "
+                "Check the highlighted fields."
+            ),
+            fields=dict(verification.reasons),
+        )
+    return value
+
+
+def order_place(
+    *,
+    customer_id: int | None,
+    email: str,
+    cart_id: int,
+    address: ShippingAddress,
+    customs: CustomsDeclaration | None,
+    expected_total_krw: int | None = None,
+) -> Order:
+    """Place the cart as an order in ``pending_payment``.
+
+    Guarantees: the total is computed here from the catalog, current rates and the stock
+    actually reserved; if it differs from ``expected_total_krw`` (what the shopper saw)
+    nothing is placed and ``QuoteChanged`` is raised. When any unit ships cross-border the
+    PCCC was verified with customs and the consents given; otherwise nothing is placed.
+    Stock reservations expire with the order's payment window. The cart is emptied."""
+    request_lines = checkout_request_lines(cart_id=cart_id)
+    preview = stock_split_preview(
+        lines=[
+            ReservationRequest(product_id=line.product.pk, quantity=line.quantity)
+            for line in request_lines
+        ]
+    )
+    needs_customs = any(
+        preview.get(line.product.pk, (0, line.quantity))[1] > 0 for line in request_lines
+    )
+    verified_pccc = (
+        _verified_pccc(customer_id=customer_id, address=address, customs=customs)
+        if needs_customs
+        else ""
+    )
+
+    now = timezone.now()
+    due = now + datetime.timedelta(minutes=settings.ORDER_PAYMENT_WINDOW_MINUTES)
+    with transaction.atomic():
+        # Serialise two placements of the same cart (double click, two tabs).
+        cart = Cart.objects.select_for_update().filter(pk=cart_id).first()
+        if cart is None or not cart.lines.exists():
+            raise CheckoutRefused(_("Your cart is empty."), code="cart_empty")
+        order = _order_create_shell(
+            customer_id=customer_id, email=email, address=address, due=due, now=now
+        )
+        reservation = stock_reserve(
+            order_id=order.pk,
+            lines=[
+                ReservationRequest(product_id=line.product.pk, quantity=line.quantity)
+                for line in request_lines
+            ],
+            expires_at=due,
+        )
+        split = reservation.as_dict()
+        quote = quote_build(
+            lines=[
+                QuoteRequestLine(
+                    product=line.product,
+                    quantity=line.quantity,
+                    domestic_quantity=split.get(line.product.pk, (0, line.quantity))[0],
+                )
+                for line in request_lines
+            ]
+        )
+        if quote.has_cross_border and not verified_pccc:
+            # Someone took the last domestic units between the preview and now.
+            raise PcccRequired(
+                _("Some items now ship from the US: enter your PCCC to clear customs."),
+                fields={"pccc": _("Required for items shipped from the US.")},
+            )
+        if expected_total_krw is not None and expected_total_krw != quote.total_krw:
+            raise QuoteChanged(
+                _(
+                    "The total changed from ₩%(old)s to ₩%(new)s. "
+                    "Please review it and place the order again."
+                )
+                % {"old": f"{expected_total_krw:,}", "new": f"{quote.total_krw:,}"}
+            )
+        _order_freeze_quote(order=order, quote=quote, verified_pccc=verified_pccc, now=now)
+        if verified_pccc and customer_id is not None:
+            _customs_profile_save(
+                customer_id=customer_id, value=verified_pccc, address=address, now=now
+            )
+        Payment.objects.create(
+            order=order,
+            idempotency_key=f"pi-{order.number}-{uuid.uuid4().hex[:12]}",
+            amount_krw=order.total_krw,
+        )
+        OrderStatusChange.objects.create(
+            order=order,
+            from_status="",
+            to_status=Order.Status.PENDING_PAYMENT,
+            actor_type=OrderStatusChange.ActorType.CUSTOMER
+            if customer_id
+            else OrderStatusChange.ActorType.SYSTEM,
+            actor_id=customer_id,
+            reason="placed",
+        )
+        event_publish(
+            topic="order.placed",
+            aggregate_type="order",
+            aggregate_id=order.pk,
+            payload=order_event_payload(order),
+        )
+        CartLine.objects.filter(cart_id=cart_id).delete()
+    logger.info(
+        "order %s placed: total %s KRW, cross-border %s",
+        order.number,
+        order.total_krw,
+        order.has_cross_border,
+    )
+    return order
+
+
+def _order_create_shell(
+    *,
+    customer_id: int | None,
+    email: str,
+    address: ShippingAddress,
+    due: datetime.datetime,
+    now: datetime.datetime,
+) -> Order:
+    """The order row with its address and zero totals, so reservations can point at it.
+    Retries the random number on the (rare) collision."""
+    for attempt in range(5):
+        try:
+            with transaction.atomic():
+                return Order.objects.create(
+                    number=_new_order_number(now),
+                    customer_id=customer_id,
+                    email=email,
+                    items_krw=0,
+                    total_krw=0,
+                    fx_selling_rate=0,
+                    fx_customs_rate=0,
+                    price_margin=0,
+                    recipient_name=address.recipient_name,
+                    english_name=address.english_name,
+                    phone=address.phone,
+                    postal_code=address.postal_code,
+                    road_address=address.road_address,
+                    detail_address=address.detail_address,
+                    payment_due_at=due,
+                )
+        except IntegrityError:
+            if attempt == 4:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _order_freeze_quote(*, order: Order, quote: Quote, verified_pccc: str, now) -> None:
+    OrderLine.objects.bulk_create(
+        [
+            OrderLine(
+                order=order,
+                product_id=line.product_id,
+                asin=line.asin,
+                title=line.title,
+                quantity=line.quantity,
+                domestic_quantity=line.domestic_quantity,
+                cross_border_quantity=line.cross_border_quantity,
+                unit_price_krw=line.unit_price_krw,
+                unit_price_usd=line.unit_price_usd,
+                line_total_krw=line.line_total_krw,
+                customs_class_code=line.customs_class_code,
+                duty_rate=line.duty_rate,
+                duty_krw=line.duty_krw,
+                vat_krw=line.vat_krw,
+                weight_kg=line.weight_kg,
+            )
+            for line in quote.lines
+        ]
+    )
+    order.items_krw = quote.items_krw
+    order.domestic_shipping_krw = quote.domestic_shipping_krw
+    order.cross_border_shipping_krw = quote.cross_border_shipping_krw
+    order.duty_krw = quote.duty_krw
+    order.vat_krw = quote.vat_krw
+    order.discount_krw = quote.discount_krw
+    order.total_krw = quote.total_krw
+    order.fx_selling_rate = quote.fx_selling_rate
+    order.fx_customs_rate = quote.fx_customs_rate
+    order.price_margin = quote.price_margin
+    order.customs_goods_value_usd = quote.customs.goods_value_usd
+    order.duty_free_limit_usd = quote.customs.duty_free_limit_usd
+    order.duty_free = quote.customs.duty_free
+    order.customs_explanation = str(quote.customs.explanation)
+    order.has_cross_border = quote.has_cross_border
+    if quote.has_cross_border:
+        order.pccc_encrypted = pccc.pccc_encrypt(verified_pccc)
+        order.pccc_last4 = verified_pccc[-4:]
+        order.customs_consent_at = now
+    order.save()
+
+
+def _customs_profile_save(*, customer_id: int, value: str, address: ShippingAddress, now) -> None:
+    CustomsProfile.objects.update_or_create(
+        customer_id=customer_id,
+        defaults={
+            "pccc_encrypted": pccc.pccc_encrypt(value),
+            "pccc_last4": value[-4:],
+            "verified_name": address.recipient_name,
+            "verified_phone": address.phone,
+            "verified_postal_code": address.postal_code,
+            "verified_at": now,
+            "consented_at": now,
+        },
+    )

@@ -1,0 +1,36 @@
+// The payment page: Stripe.js card Element + confirmCardPayment. The server created the
+// PaymentIntent with its own total; this only confirms it. The order page the shopper lands
+// on shows what the webhook decided.
+(function () {
+  "use strict";
+  var form = document.getElementById("payment-form");
+  if (!form || typeof Stripe === "undefined") { return; }
+  var stripe = Stripe(form.dataset.publishableKey);
+  var card = stripe.elements().create("card", { hidePostalCode: true });
+  card.mount("#card-element");
+  var button = document.getElementById("pay-button");
+  var errors = document.getElementById("card-errors");
+
+  function showError(message) {
+    errors.textContent = message;
+    errors.hidden = false;
+    button.disabled = false;
+    button.removeAttribute("aria-busy");
+  }
+
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    errors.hidden = true;
+    button.disabled = true;
+    button.setAttribute("aria-busy", "true");
+    stripe.confirmCardPayment(form.dataset.clientSecret, { payment_method: { card: card } })
+      .then(function (result) {
+        if (result.error) {
+          showError(result.error.message || String(result.error));
+        } else {
+          window.location.assign(form.dataset.returnUrl);
+        }
+      })
+      .catch(function (err) { showError(String(err)); });
+  });
+})();
