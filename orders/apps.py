@@ -7,3 +7,11 @@ class OrdersConfig(AppConfig):
 
     name = "orders"
     verbose_name = "Orders"
+
+    def ready(self) -> None:
+        from django.contrib.auth.signals import user_logged_in
+
+        from . import subscribers  # noqa: F401
+        from .cart_session import cart_merge_on_login
+
+        user_logged_in.connect(cart_merge_on_login, dispatch_uid="orders.cart_merge_on_login")
