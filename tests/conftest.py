@@ -2,6 +2,7 @@
 
 pytest_plugins = [
     "tests.fixtures.core",
+    "tests.fixtures.celery",
     "tests.fixtures.sandbox",
     "tests.fixtures.stripe",
     "tests.fixtures.browser",
