@@ -168,6 +168,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "orders.tasks.refunds_retry_pending",
         "schedule": schedule(run_every=300),
     },
+    "stock-reservations-expire": {
+        "task": "fulfillment.tasks.stock_reservations_expire",
+        "schedule": schedule(run_every=300),
+    },
 }
 
 # --- Auth -------------------------------------------------------------------------------
