@@ -141,14 +141,17 @@ def _verified_pccc(
             _("Part of your order ships from the US: enter your PCCC to clear customs."),
             fields={"pccc": _("Required for items shipped from the US.")},
         )
-    if not (customs.consent_collection and customs.consent_transfer):
-        missing = {}
-        if not customs.consent_collection:
-            missing["consent_collection"] = _("Required to clear customs.")
-        if not customs.consent_transfer:
-            missing["consent_transfer"] = _("Required to clear customs.")
+    missing = {}
+    if not customs.pccc and not customs.use_saved:
+        missing["pccc"] = _("Enter the recipient's PCCC (P followed by 12 digits).")
+    if not customs.consent_collection:
+        missing["consent_collection"] = _("Required to clear customs.")
+    if not customs.consent_transfer:
+        missing["consent_transfer"] = _("Required to clear customs.")
+    if missing:
         raise PcccRequired(
-            _("Please agree to the use of your PCCC for customs clearance."), fields=missing
+            _("Part of your order ships from the US: enter the PCCC and agree to its use."),
+            fields=missing,
         )
     if customs.use_saved and not customs.pccc:
         profile = CustomsProfile.objects.filter(customer_id=customer_id).first()

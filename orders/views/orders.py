@@ -35,12 +35,14 @@ def order_detail(request: HttpRequest, number: str) -> HttpResponse:
     payments = list(order.payments.all())
     latest_payment = payments[0] if payments else None
     refunds = [refund for payment in payments for refund in payment.refunds.all()]
+    lines = list(order.lines.all())
     return render(
         request,
         "orders/order_detail.html",
         {
             "order": order,
-            "lines": list(order.lines.all()),
+            "lines": lines,
+            "has_domestic": any(line.domestic_quantity for line in lines),
             "history": list(order.status_changes.all()),
             "latest_payment": latest_payment,
             "refunds": refunds,
