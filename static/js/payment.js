@@ -5,7 +5,8 @@
   "use strict";
   var form = document.getElementById("payment-form");
   if (!form || typeof Stripe === "undefined") { return; }
-  var stripe = Stripe(form.dataset.publishableKey);
+  // Stripe.js writes its card errors in the page's language (Korean unless switched).
+  var stripe = Stripe(form.dataset.publishableKey, { locale: document.documentElement.lang || "auto" });
   var card = stripe.elements().create("card", { hidePostalCode: true });
   card.mount("#card-element");
   var button = document.getElementById("pay-button");
