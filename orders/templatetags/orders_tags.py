@@ -27,3 +27,13 @@ def pccc_masked(last4: str | None) -> str:
     from orders import pccc
 
     return pccc.pccc_mask(last4 or "")
+
+
+@register.filter
+def payment_error(payment) -> str:
+    """Why the payment's last attempt failed, translated when Stripe's code is known."""
+    from orders.payment_messages import payment_error_message
+
+    if payment is None:
+        return ""
+    return payment_error_message(payment.last_error_code, payment.last_error_message)

@@ -16,6 +16,7 @@ from storefront.errors import ApplicationError
 
 from ..lifecycle import CANCELLABLE
 from ..models import OrderStatusChange
+from ..payment_messages import payment_error_message
 from ..selectors.orders import order_get_for_customer, orders_for_customer
 from ..services import payments as payment_services
 
@@ -61,7 +62,11 @@ def order_status(request: HttpRequest, number: str) -> JsonResponse:
         {
             "status": order.status,
             "label": str(order.get_status_display()),
-            "payment_error": payment.last_error_message if payment else "",
+            "payment_error": payment_error_message(
+                payment.last_error_code, payment.last_error_message
+            )
+            if payment
+            else "",
         }
     )
 

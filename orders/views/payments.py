@@ -16,6 +16,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from ..models import Order
+from ..payment_messages import payment_error_messages
 from ..selectors.orders import order_get_for_customer
 from ..services import payments as payment_services
 from ..stripe_client import StripeSignatureInvalid, StripeUnavailable, webhook_event_construct
@@ -45,6 +46,7 @@ def pay(request: HttpRequest, number: str) -> HttpResponse:
             "unavailable": unavailable,
             "stripe_js_url": settings.STRIPE_JS_URL,
             "stripe_publishable_key": settings.STRIPE_PUBLISHABLE_KEY,
+            "payment_messages": payment_error_messages(),
         },
     )
 

@@ -11,6 +11,13 @@
   card.mount("#card-element");
   var button = document.getElementById("pay-button");
   var errors = document.getElementById("card-errors");
+  // Our translated text for Stripe's error codes (orders/payment_messages.py).
+  var messagesNode = document.getElementById("payment-messages");
+  var messages = messagesNode ? JSON.parse(messagesNode.textContent) : {};
+
+  function errorText(error) {
+    return messages[error.decline_code] || messages[error.code] || error.message || String(error);
+  }
 
   function showError(message) {
     errors.textContent = message;
@@ -27,7 +34,7 @@
     stripe.confirmCardPayment(form.dataset.clientSecret, { payment_method: { card: card } })
       .then(function (result) {
         if (result.error) {
-          showError(result.error.message || String(result.error));
+          showError(errorText(result.error));
         } else {
           window.location.assign(form.dataset.returnUrl);
         }

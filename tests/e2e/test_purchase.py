@@ -16,12 +16,14 @@ from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
+from django.utils import translation
 from playwright.sync_api import Page, expect
 
 from catalog.models import ExchangeRate
 from fulfillment.models import Reservation
 from orders import pccc
 from orders.models import Order, Payment
+from orders.payment_messages import PAYMENT_ERROR_MESSAGES
 from orders.services.addresses import address_create
 from tests.factories import ExchangeRateFactory, ProductFactory, StockFactory
 
@@ -261,7 +263,9 @@ def test_declined_card_shows_the_error_and_the_order_stays_payable(
     # Then the page says why and lets the shopper try again; the order waits for payment
     errors = page.locator("#card-errors")
     expect(errors).to_be_visible()
-    expect(errors).not_to_be_empty()
+    # Our own (translated) words for Stripe's code, not Stripe's English text.
+    with translation.override("ko"):
+        expect(errors).to_have_text(str(PAYMENT_ERROR_MESSAGES["card_declined"]))
     expect(page.locator("#pay-button")).to_be_enabled()
     expect(page.locator("#pay-button")).not_to_have_attribute("aria-busy", "true")
     shot(page, artifacts_dir, "declined-2-error")
@@ -282,6 +286,10 @@ def test_declined_card_shows_the_error_and_the_order_stays_payable(
     # Coming back to the payment page later, it says what went wrong last time
     page.reload()
     expect(page.locator("#previous-error")).to_be_visible()
+    with translation.override("ko"):
+        expect(page.locator("#previous-error")).to_contain_text(
+            str(PAYMENT_ERROR_MESSAGES["card_declined"])
+        )
     expect(page.locator("#card-errors")).to_be_hidden()
 
     # When they try again with a good card, the order is paid
