@@ -9,6 +9,7 @@ import datetime
 import pytest
 from django.db import IntegrityError, transaction
 from django.db.models import F, Sum
+from django.utils import translation
 
 from catalog.models import Product
 from fulfillment.models import Reservation, Stock
@@ -389,7 +390,7 @@ def test_on_hand_cannot_drop_under_units_held_for_unpaid_orders(product):
     reserve(OrderFactory(), (product.pk, 3))
     stock = Stock.objects.get(product=product, warehouse__code="icn")  # 5 on hand, 2 + 3 held
 
-    with pytest.raises(StockLevelsInvalid) as refused:
+    with pytest.raises(StockLevelsInvalid) as refused, translation.override("en"):
         stock_set_levels(stock_id=stock.pk, on_hand=4, reorder_point=2, target_level=10)
 
     assert refused.value.code == "stock_on_hand_below_held"

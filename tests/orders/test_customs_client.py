@@ -6,6 +6,7 @@ import logging
 import socket
 
 import pytest
+from django.utils import translation
 
 from orders.customs_client import CustomsCheckUnavailable, PcccVerification, pccc_verify
 from orders.pccc import PcccInvalid
@@ -97,7 +98,7 @@ def test_a_500_then_an_answer_succeeds(customs):
 def test_500s_beyond_the_retries_make_the_check_unavailable(customs):
     customs.faults("customs", fail_next=10)
 
-    with pytest.raises(CustomsCheckUnavailable) as caught:
+    with pytest.raises(CustomsCheckUnavailable) as caught, translation.override("en"):
         pccc_verify(**HONG)
 
     assert caught.value.code == "customs_check_unavailable"

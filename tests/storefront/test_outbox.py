@@ -615,7 +615,8 @@ def test_the_admin_cannot_add_edit_or_delete_events(admin_client):
     assert event.topic == TOPIC
 
 
-def test_redeliver_now_enqueues_the_undispatched_events_only(admin_client, memory_broker):
+def test_redeliver_now_enqueues_the_undispatched_events_only(admin_client, memory_broker, settings):
+    settings.LANGUAGE_CODE = "en"  # staff messages asserted in English, not Korean
     pending = publish(aggregate_id=1)
     dispatched = publish(aggregate_id=2)
     event_deliver(event_id=dispatched.pk)
@@ -632,7 +633,8 @@ def test_redeliver_now_enqueues_the_undispatched_events_only(admin_client, memor
     assert "1 event was already dispatched and was left alone." in texts
 
 
-def test_redeliver_now_says_so_when_the_broker_is_down(admin_client, broker_down):
+def test_redeliver_now_says_so_when_the_broker_is_down(admin_client, broker_down, settings):
+    settings.LANGUAGE_CODE = "en"  # staff messages asserted in English, not Korean
     pending = publish()
 
     response = admin_client.post(
