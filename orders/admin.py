@@ -239,15 +239,42 @@ class OrderStatusChangeInline(ReadOnlyInline):
 
 
 class OrderRefundForm(forms.Form):
-    amount_krw = forms.IntegerField(label=_("Amount (won)"), min_value=1)
+    """Refund an amount, or units of the order's lines (one field per line)."""
+
+    amount_krw = forms.IntegerField(label=_("Amount (won)"), min_value=1, required=False)
     reason = forms.CharField(label=_("Reason"), max_length=200)
 
-    def __init__(self, *args: Any, refundable: int, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, refundable: int, lines=(), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.refundable = refundable
-        self.fields["amount_krw"].help_text = _("At most %(amount)s can be refunded.") % {
-            "amount": won(refundable)
+        self.fields["amount_krw"].help_text = _(
+            "At most %(amount)s can be refunded. Leave empty to refund the units below."
+        ) % {"amount": won(refundable)}
+        for line in lines:
+            left = line.quantity - line.cancelled_quantity
+            self.fields[f"line_{line.pk}"] = forms.IntegerField(
+                label=f"{line.asin} · {line.title[:50]}",
+                min_value=0,
+                max_value=left,
+                required=False,
+                help_text=_("%(left)s of %(quantity)s unit(s) at %(price)s can be refunded.")
+                % {"left": left, "quantity": line.quantity, "price": won(line.unit_price_krw)},
+            )
+
+    def line_quantities(self) -> dict[int, int]:
+        return {
+            int(name.removeprefix("line_")): value
+            for name, value in self.cleaned_data.items()
+            if name.startswith("line_") and value
         }
+
+    def clean(self):
+        cleaned = super().clean()
+        if not self.errors and not cleaned.get("amount_krw") and not self.line_quantities():
+            raise forms.ValidationError(_("Enter an amount or the units to refund."))
+        if cleaned.get("amount_krw") and self.line_quantities():
+            raise forms.ValidationError(_("Refund either an amount or units, not both."))
+        return cleaned
 
 
 @admin.register(Order)
@@ -571,7 +598,7 @@ class OrderAdmin(admin.ModelAdmin):
 
     def refund_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """A form for refunding part of a paid order (``refund_request``)."""
-        from .services.payments import refund_request
+        from .services.payments import refund_lines, refund_request
 
         order = self.get_object(request, unquote(object_id))
         if order is None:
@@ -581,16 +608,26 @@ class OrderAdmin(admin.ModelAdmin):
         change_url = reverse("admin:orders_order_change", args=[order.pk])
         refundable = refundable_krw(order)
         form = OrderRefundForm(
-            request.POST if request.method == "POST" else None, refundable=refundable
+            request.POST if request.method == "POST" else None,
+            refundable=refundable,
+            lines=list(order.lines.all()),
         )
         if request.method == "POST" and form.is_valid():
             try:
-                refund = refund_request(
-                    order_id=order.pk,
-                    amount_krw=form.cleaned_data["amount_krw"],
-                    reason=form.cleaned_data["reason"],
-                    actor_id=request.user.id,
-                )
+                if form.line_quantities():
+                    refund = refund_lines(
+                        order_id=order.pk,
+                        lines=form.line_quantities(),
+                        reason=form.cleaned_data["reason"],
+                        actor_id=request.user.id,
+                    )
+                else:
+                    refund = refund_request(
+                        order_id=order.pk,
+                        amount_krw=form.cleaned_data["amount_krw"],
+                        reason=form.cleaned_data["reason"],
+                        actor_id=request.user.id,
+                    )
             except ApplicationError as exc:
                 form.add_error(None, exc.message)
             except Exception:

@@ -25,7 +25,7 @@ from storefront.events import event_publish
 
 from .. import stripe_client
 from ..lifecycle import CANCELLABLE, order_event_payload, order_transition
-from ..models import Order, OrderStatusChange, Payment, Refund, StripeEvent
+from ..models import Order, OrderLine, OrderStatusChange, Payment, Refund, StripeEvent
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +62,15 @@ def payment_intent_ensure(*, order_id: int) -> Payment:
     )
     if payment is None or payment.order.status != Order.Status.PENDING_PAYMENT:
         raise PaymentNotPayable(_("This order is not awaiting payment."))
-    if payment.payment_intent_id and payment.status != Payment.Status.CANCELLED:
+    if payment.status == Payment.Status.CANCELLED:
+        # Its PaymentIntent was cancelled (at Stripe) while the order is still open: a new
+        # key, or Stripe's idempotency would hand back the cancelled one.
+        payment = Payment.objects.create(
+            order=payment.order,
+            idempotency_key=f"pi-{payment.order.number}-{uuid.uuid4().hex[:12]}",
+            amount_krw=payment.order.total_krw,
+        )
+    if payment.payment_intent_id:
         return payment
     intent = stripe_client.payment_intent_create(
         amount_krw=payment.amount_krw,
@@ -404,6 +412,62 @@ def refund_request(
             amount_krw=amount_krw,
             reason=reason,
             lines=lines or {},
+            actor_id=actor_id,
+        )
+    try:
+        return refund_submit(refund_id=refund.pk)
+    except stripe_client.StripeUnavailable:
+        _refund_submit_later(refund.pk)
+        refund.refresh_from_db()
+        return refund
+
+
+def refund_lines(
+    *, order_id: int, lines: dict[int, int], reason: str, actor_id: int | None
+) -> Refund:
+    """Refund units of order lines: each unit at the price paid, plus its share of the
+    line's import fees (spread evenly over the line's units; for another split refund an
+    amount with ``refund_request``). The units are marked on the line (``cancelled_quantity``) in the
+    same transaction as the refund record, so they can never be refunded twice."""
+    wanted = {int(line_id): int(qty) for line_id, qty in lines.items() if int(qty) > 0}
+    if not wanted:
+        raise RefundRefused(_("Choose at least one unit to refund."), fields={"lines": ""})
+    with transaction.atomic():
+        payment = (
+            Payment.objects.select_for_update()
+            .filter(order_id=order_id, status=Payment.Status.SUCCEEDED)
+            .first()
+        )
+        if payment is None:
+            raise RefundRefused(_("This order has no captured payment to refund."))
+        order_lines = {
+            line.pk: line
+            for line in OrderLine.objects.select_for_update()
+            .filter(order_id=order_id, pk__in=wanted)
+            .order_by("pk")
+        }
+        amount = 0
+        for line_id, quantity in sorted(wanted.items()):
+            line = order_lines.get(line_id)
+            if line is None:
+                raise RefundRefused(
+                    _("That line is not part of this order."), fields={f"line_{line_id}": ""}
+                )
+            left = line.quantity - line.cancelled_quantity
+            if quantity > left:
+                raise RefundRefused(
+                    _("Only %(left)s unit(s) of this line can still be refunded.") % {"left": left},
+                    fields={f"line_{line_id}": _("At most %(left)s.") % {"left": left}},
+                )
+            fees = line.duty_krw + line.vat_krw
+            amount += line.unit_price_krw * quantity + round(fees * quantity / line.quantity)
+            line.cancelled_quantity += quantity
+            line.save(update_fields=["cancelled_quantity"])
+        refund = _refund_record(
+            payment=payment,
+            amount_krw=amount,
+            reason=reason,
+            lines=wanted,
             actor_id=actor_id,
         )
     try:

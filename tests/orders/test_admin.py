@@ -449,3 +449,35 @@ def test_cart_page_never_shows_the_session_key(admin_client):
         page = admin_client.get(url).content.decode()
         assert "abcdefghijklmnopqrstuvwxyz012345" not in page
         assert "…2345" in page
+
+
+def test_refund_form_refunds_units_of_a_line(admin_client, admin_user, stripe_paid_order):
+    order = stripe_paid_order(items_krw=60000)
+    line = OrderLineFactory(order=order, quantity=2, unit_price_krw=30000)
+    url = reverse("admin:orders_order_refund", args=[order.pk])
+    assert f'name="line_{line.pk}"' in admin_client.get(url).content.decode()
+
+    response = admin_client.post(url, {f"line_{line.pk}": "1", "reason": "one arrived broken"})
+
+    assert response.status_code == 302
+    (refund,) = Refund.objects.filter(payment__order=order)
+    assert (refund.amount_krw, refund.status, refund.lines) == (
+        30000,
+        Refund.Status.SUCCEEDED,
+        {str(line.pk): 1},
+    )
+    line.refresh_from_db()
+    assert line.cancelled_quantity == 1
+    # The same unit cannot be refunded twice: only one is left.
+    again = admin_client.post(url, {f"line_{line.pk}": "2", "reason": "again"})
+    assert again.status_code == 200
+    assert Refund.objects.filter(payment__order=order).count() == 1
+
+
+def test_refund_form_needs_an_amount_or_units(admin_client, stripe_paid_order):
+    order = stripe_paid_order()
+    url = reverse("admin:orders_order_refund", args=[order.pk])
+    response = admin_client.post(url, {"reason": "nothing chosen"})
+    assert response.status_code == 200
+    assert response.context["form"].non_field_errors()
+    assert not Refund.objects.exists()

@@ -218,3 +218,31 @@ def test_paid_after_cancellation_is_refunded_automatically(
     assert refund.status == "succeeded"
     placed.refresh_from_db()
     assert placed.status == "cancelled"
+
+
+def test_refund_lines_refunds_units_once(placed, stripe_confirm_card, stripe_local):
+    paid(placed, stripe_confirm_card)
+    line = placed.lines.get()
+    refund = payments.refund_lines(
+        order_id=placed.pk, lines={line.pk: 1}, reason="one unit back", actor_id=None
+    )
+    assert (refund.status, refund.amount_krw) == ("succeeded", 38500)
+    line.refresh_from_db()
+    assert line.cancelled_quantity == 1
+    with pytest.raises(payments.RefundRefused):
+        payments.refund_lines(order_id=placed.pk, lines={line.pk: 2}, reason="x", actor_id=None)
+    assert Refund.objects.count() == 1
+    assert len(stripe_local.objects("refund")) == 1
+
+
+def test_a_cancelled_intent_is_replaced_while_the_order_is_open(placed, stripe_local):
+    first = payments.payment_intent_ensure(order_id=placed.pk)
+    stripe_client.payment_intent_cancel(
+        payment_intent_id=first.payment_intent_id, idempotency_key="cancel-test"
+    )
+    Payment.objects.filter(pk=first.pk).update(status=Payment.Status.CANCELLED)
+    second = payments.payment_intent_ensure(order_id=placed.pk)
+    assert second.pk != first.pk
+    assert second.payment_intent_id != first.payment_intent_id
+    intent = stripe_client.payment_intent_retrieve(payment_intent_id=second.payment_intent_id)
+    assert intent.status == "requires_payment_method"
