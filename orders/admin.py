@@ -204,7 +204,16 @@ class OrderLineInline(ReadOnlyInline):
     vat = won_column("vat_krw", _("VAT"))
 
 
-class PaymentInline(ReadOnlyInline):
+class PaymentColumns:
+    """The money and time columns of a payment, in won and Seoul time."""
+
+    amount = won_column("amount_krw", _("amount"))
+    captured = won_column("captured_krw", _("captured"))
+    refunded = won_column("refunded_krw", _("refunded"))
+    created_at_seoul = seoul_column("created_at", _("created (Seoul)"))
+
+
+class PaymentInline(PaymentColumns, ReadOnlyInline):
     model = Payment
     # Never the client secret.
     fields = (
@@ -218,11 +227,6 @@ class PaymentInline(ReadOnlyInline):
         "created_at_seoul",
     )
     readonly_fields = fields
-
-    amount = won_column("amount_krw", _("amount"))
-    captured = won_column("captured_krw", _("captured"))
-    refunded = won_column("refunded_krw", _("refunded"))
-    created_at_seoul = seoul_column("created_at", _("created (Seoul)"))
 
 
 class OrderStatusChangeInline(ReadOnlyInline):
@@ -661,7 +665,7 @@ class OrderAdmin(admin.ModelAdmin):
 
 
 @admin.register(Payment)
-class PaymentAdmin(ReadOnlyAdmin):
+class PaymentAdmin(PaymentColumns, ReadOnlyAdmin):
     list_display = (
         "__str__",
         "order",
@@ -689,11 +693,6 @@ class PaymentAdmin(ReadOnlyAdmin):
         "created_at_seoul",
     )
     readonly_fields = fields
-
-    amount = won_column("amount_krw", _("amount"))
-    captured = won_column("captured_krw", _("captured"))
-    refunded = won_column("refunded_krw", _("refunded"))
-    created_at_seoul = seoul_column("created_at", _("created (Seoul)"))
 
 
 @admin.register(Refund)

@@ -414,12 +414,7 @@ def refund_request(
             lines=lines or {},
             actor_id=actor_id,
         )
-    try:
-        return refund_submit(refund_id=refund.pk)
-    except stripe_client.StripeUnavailable:
-        _refund_submit_later(refund.pk)
-        refund.refresh_from_db()
-        return refund
+    return _refund_submit_now_or_later(refund)
 
 
 def refund_lines(
@@ -427,8 +422,9 @@ def refund_lines(
 ) -> Refund:
     """Refund units of order lines: each unit at the price paid, plus its share of the
     line's import fees (spread evenly over the line's units; for another split refund an
-    amount with ``refund_request``). The units are marked on the line (``cancelled_quantity``) in the
-    same transaction as the refund record, so they can never be refunded twice."""
+    amount with ``refund_request``). The units are marked on the line
+    (``cancelled_quantity``) in the same transaction as the refund record, so they can
+    never be refunded twice."""
     wanted = {int(line_id): int(qty) for line_id, qty in lines.items() if int(qty) > 0}
     if not wanted:
         raise RefundRefused(_("Choose at least one unit to refund."), fields={"lines": ""})
@@ -470,12 +466,7 @@ def refund_lines(
             lines=wanted,
             actor_id=actor_id,
         )
-    try:
-        return refund_submit(refund_id=refund.pk)
-    except stripe_client.StripeUnavailable:
-        _refund_submit_later(refund.pk)
-        refund.refresh_from_db()
-        return refund
+    return _refund_submit_now_or_later(refund)
 
 
 def refund_submit(*, refund_id: int) -> Refund:
@@ -513,19 +504,10 @@ def refund_submit(*, refund_id: int) -> Refund:
 def _order_after_refund(*, order: Order, payment: Payment, refund: Refund) -> None:
     fully = payment.refunded_krw >= payment.captured_krw
     payload = {"refund_id": refund.pk, "amount_krw": refund.amount_krw, "fully_refunded": fully}
-    if order.status == Order.Status.CANCELLED:
-        # Cancelled orders stay cancelled; partners and emails still learn of the money.
-        event_payload = order_event_payload(order)
-        event_payload.update(payload)
-        event_publish(
-            topic="order.refunded",
-            aggregate_type="order",
-            aggregate_id=order.pk,
-            payload=event_payload,
-        )
-        return
     target = Order.Status.REFUNDED if fully else Order.Status.PARTIALLY_REFUNDED
-    if order.status == target == Order.Status.PARTIALLY_REFUNDED:
+    # A cancelled order stays cancelled, and a second partial refund is no status change;
+    # partners and emails still learn of the money.
+    if order.status == Order.Status.CANCELLED or order.status == target:
         event_payload = order_event_payload(order)
         event_payload.update(payload)
         event_publish(
@@ -543,6 +525,17 @@ def _order_after_refund(*, order: Order, payment: Payment, refund: Refund) -> No
         reason=refund.reason,
         extra_payload=payload,
     )
+
+
+def _refund_submit_now_or_later(refund: Refund) -> Refund:
+    """Send the refund now; if Stripe does not answer, leave it pending for the retry task
+    (its idempotency key makes the retry safe)."""
+    try:
+        return refund_submit(refund_id=refund.pk)
+    except stripe_client.StripeUnavailable:
+        _refund_submit_later(refund.pk)
+        refund.refresh_from_db()
+        return refund
 
 
 def _refund_submit_later(refund_id: int) -> None:
