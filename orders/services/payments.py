@@ -544,4 +544,6 @@ def _refund_submit_later(refund_id: int) -> None:
     try:
         refund_submit_task.apply_async(args=[refund_id], countdown=30)
     except Exception:  # broker down: the pending-refunds sweep picks it up
-        logger.warning("could not enqueue refund %s; the sweep will retry it", refund_id)
+        logger.warning(
+            "could not enqueue refund %s; the sweep will retry it", refund_id, exc_info=True
+        )
