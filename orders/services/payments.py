@@ -363,7 +363,13 @@ def _refunds_committed(payment: Payment) -> int:
 
 
 def _refund_record(
-    *, payment: Payment, amount_krw: int, reason: str, lines: dict, actor_id: int | None
+    *,
+    payment: Payment,
+    amount_krw: int,
+    reason: str,
+    lines: dict,
+    actor_id: int | None,
+    idempotency_key: str | None = None,
 ) -> Refund:
     """Record a refund (with its idempotency key) before Stripe is called. The caller holds
     the payment row lock."""
@@ -382,7 +388,7 @@ def _refund_record(
         amount_krw=amount_krw,
         reason=reason[:200],
         lines={str(k): v for k, v in (lines or {}).items()},
-        idempotency_key=f"re-{payment.pk}-{uuid.uuid4().hex[:16]}",
+        idempotency_key=idempotency_key or f"re-{payment.pk}-{uuid.uuid4().hex[:16]}",
         actor_id=actor_id,
     )
 
@@ -418,13 +424,26 @@ def refund_request(
 
 
 def refund_lines(
-    *, order_id: int, lines: dict[int, int], reason: str, actor_id: int | None
+    *,
+    order_id: int,
+    lines: dict[int, int],
+    reason: str,
+    actor_id: int | None,
+    idempotency_key: str | None = None,
 ) -> Refund:
     """Refund units of order lines: each unit at the price paid, plus its share of the
     line's import fees (spread evenly over the line's units; for another split refund an
     amount with ``refund_request``). The units are marked on the line
     (``cancelled_quantity``) in the same transaction as the refund record, so they can
     never be refunded twice."""
+    if idempotency_key:
+        # A caller that may run twice (an event subscriber) names its refund: the second
+        # run finds it instead of refunding the units again.
+        existing = Refund.objects.filter(idempotency_key=idempotency_key).first()
+        if existing is not None:
+            if existing.status == Refund.Status.PENDING:
+                return _refund_submit_now_or_later(existing)
+            return existing
     wanted = {int(line_id): int(qty) for line_id, qty in lines.items() if int(qty) > 0}
     if not wanted:
         raise RefundRefused(_("Choose at least one unit to refund."), fields={"lines": ""})
@@ -465,6 +484,7 @@ def refund_lines(
             reason=reason,
             lines=wanted,
             actor_id=actor_id,
+            idempotency_key=idempotency_key,
         )
     return _refund_submit_now_or_later(refund)
 
