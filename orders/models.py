@@ -421,11 +421,12 @@ class OrderNotification(models.Model):
         CONFIRMATION = "confirmation", _("Order confirmation")
         CANCELLATION = "cancellation", _("Cancellation")
         REFUND = "refund", _("Refund")
+        SHIPMENT = "shipment", _("Shipment update")
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="notifications")
     kind = models.CharField(max_length=20, choices=Kind.choices)
     # What the automatic email was about when one order gets several of a kind (a refund's
-    # event id); empty for once-per-order kinds.
+    # event id, a shipment and its step); empty for once-per-order kinds.
     reference = models.CharField(max_length=80, blank=True, default="")
     is_resend = models.BooleanField(default=False)
     requested_by = models.ForeignKey(
@@ -442,7 +443,7 @@ class OrderNotification(models.Model):
                 name="order_notification_once",
             ),
             models.CheckConstraint(
-                condition=Q(kind__in=["confirmation", "cancellation", "refund"]),
+                condition=Q(kind__in=["confirmation", "cancellation", "refund", "shipment"]),
                 name="order_notification_kind_known",
             ),
         ]

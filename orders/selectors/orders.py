@@ -14,8 +14,9 @@ def orders_for_customer(*, customer) -> QuerySet[Order]:
 
 
 def order_get_for_customer(*, customer, number: str) -> Order:
-    """One of the shopper's orders with its lines, payments and history; another shopper's
-    order number is a 404, exactly like a number that does not exist."""
+    """One of the shopper's orders with its lines, payments, history and shipments (with
+    their tracking events, oldest first, and lines); another shopper's order number is a
+    404, exactly like a number that does not exist."""
     return get_object_or_404(
         Order.objects.prefetch_related(
             "lines",
@@ -24,6 +25,8 @@ def order_get_for_customer(*, customer, number: str) -> Order:
                 "status_changes", queryset=OrderStatusChange.objects.order_by("created_at", "id")
             ),
             "payments__refunds",
+            "shipments__events",
+            "shipments__lines",
         ),
         number=number,
         customer=customer,

@@ -12,6 +12,7 @@ from django.urls import URLPattern, path
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from fulfillment.tracking_client import CARRIER_NAMES
 from storefront.errors import ApplicationError
 
 from ..lifecycle import CANCELLABLE
@@ -37,6 +38,9 @@ def order_detail(request: HttpRequest, number: str) -> HttpResponse:
     latest_payment = payments[0] if payments else None
     refunds = [refund for payment in payments for refund in payment.refunds.all()]
     lines = list(order.lines.all())
+    shipments = list(order.shipments.all())
+    for shipment in shipments:
+        shipment.carrier_name = CARRIER_NAMES.get(shipment.carrier, shipment.carrier)
     return render(
         request,
         "orders/order_detail.html",
@@ -47,6 +51,7 @@ def order_detail(request: HttpRequest, number: str) -> HttpResponse:
             "history": list(order.status_changes.all()),
             "latest_payment": latest_payment,
             "refunds": refunds,
+            "shipments": shipments,
             "can_cancel": order.status in CANCELLABLE,
             "can_pay": order.status == order.Status.PENDING_PAYMENT,
         },
