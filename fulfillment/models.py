@@ -8,6 +8,7 @@ from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 from catalog.models import Product
+from orders.models import Order
 
 
 class Warehouse(models.Model):
@@ -438,3 +439,13 @@ class TrackingEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.shipment_id} {self.code} at {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+class OrderForFulfillment(Order):
+    """Orders as fulfillment staff see them (allocation state, "re-run allocation"): a
+    proxy of ``orders.Order`` so fulfillment's admin never edits the orders app's own."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("order to fulfil")
+        verbose_name_plural = _("orders to fulfil")

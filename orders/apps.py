@@ -11,7 +11,7 @@ class OrdersConfig(AppConfig):
     def ready(self) -> None:
         from django.contrib.auth.signals import user_logged_in
 
-        from . import fulfillment_subscribers, subscribers  # noqa: F401
+        from . import fulfillment_subscribers, shipping_subscribers, subscribers  # noqa: F401
         from .cart_session import cart_merge_on_login
 
         user_logged_in.connect(cart_merge_on_login, dispatch_uid="orders.cart_merge_on_login")

@@ -13,10 +13,15 @@ from typing import Any
 from flask import Flask, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from . import controls, customs, fx
+from . import controls, customs, fx, sourcing, tracking
 from .state import Sandbox, SandboxService
 
-SERVICES: tuple[SandboxService, ...] = (fx.SERVICE, customs.SERVICE)
+SERVICES: tuple[SandboxService, ...] = (
+    fx.SERVICE,
+    customs.SERVICE,
+    tracking.SERVICE,
+    sourcing.SERVICE,
+)
 
 # What a "malformed" fault answers: a 200 with a JSON content type and a cut-off body.
 MALFORMED_BODY = '{"truncated": '

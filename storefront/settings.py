@@ -147,6 +147,12 @@ OUTBOX_BACKOFF_MAX_SECONDS = env.int("OUTBOX_BACKOFF_MAX_SECONDS", default=3600)
 # may have been lost); the check runs every PAYMENT_RECONCILE_EVERY_SECONDS.
 PAYMENT_RECONCILE_AFTER_SECONDS = env.int("PAYMENT_RECONCILE_AFTER_SECONDS", default=120)
 PAYMENT_RECONCILE_EVERY_SECONDS = env.int("PAYMENT_RECONCILE_EVERY_SECONDS", default=120)
+TRACKING_POLL_SECONDS = env.int("TRACKING_POLL_SECONDS", default=60)
+# Restock: how often the scan raises replenishment purchase orders for low stock.
+RESTOCK_SCAN_SECONDS = env.int("RESTOCK_SCAN_SECONDS", default=900)
+# Amazon sourcing: how often beat submits due purchase orders and polls submitted ones.
+SOURCING_SUBMIT_EVERY_SECONDS = env.int("SOURCING_SUBMIT_EVERY_SECONDS", default=60)
+SOURCING_REFRESH_EVERY_SECONDS = env.int("SOURCING_REFRESH_EVERY_SECONDS", default=60)
 CELERY_BEAT_SCHEDULE = {
     "fx-refresh": {
         "task": "catalog.tasks.fx_rates_refresh",
@@ -171,6 +177,22 @@ CELERY_BEAT_SCHEDULE = {
     "stock-reservations-expire": {
         "task": "fulfillment.tasks.stock_reservations_expire",
         "schedule": schedule(run_every=300),
+    },
+    "tracking-poll": {
+        "task": "fulfillment.tasks.tracking_poll",
+        "schedule": schedule(run_every=TRACKING_POLL_SECONDS),
+    },
+    "purchase-orders-submit": {
+        "task": "fulfillment.tasks.purchase_orders_submit",
+        "schedule": schedule(run_every=SOURCING_SUBMIT_EVERY_SECONDS),
+    },
+    "purchase-orders-refresh": {
+        "task": "fulfillment.tasks.purchase_orders_refresh",
+        "schedule": schedule(run_every=SOURCING_REFRESH_EVERY_SECONDS),
+    },
+    "restock-scan": {
+        "task": "fulfillment.tasks.restock_scan",
+        "schedule": schedule(run_every=RESTOCK_SCAN_SECONDS),
     },
 }
 
@@ -263,6 +285,25 @@ STRIPE_WEBHOOK_TOLERANCE_SECONDS = env.int("STRIPE_WEBHOOK_TOLERANCE_SECONDS", d
 CUSTOMS_CHECK_URL = env("CUSTOMS_CHECK_URL", default=f"{SANDBOX_URL}/customs")
 CUSTOMS_CHECK_TIMEOUT_SECONDS = env.float("CUSTOMS_CHECK_TIMEOUT_SECONDS", default=3.0)
 CUSTOMS_CHECK_RETRIES = env.int("CUSTOMS_CHECK_RETRIES", default=2)
+# Parcel tracking (fulfillment/tracking_client.py; the sandbox locally): base URL, per-attempt
+# timeout, retries after the first attempt, tracking numbers per request. Beat polls every
+# TRACKING_POLL_SECONDS; a parcel is asked about again TRACKING_REPOLL_SECONDS after an
+# answer, and after a failed answer doubling from that up to TRACKING_BACKOFF_MAX_SECONDS.
+TRACKING_URL = env("TRACKING_URL", default=f"{SANDBOX_URL}/tracking")
+TRACKING_TIMEOUT_SECONDS = env.float("TRACKING_TIMEOUT_SECONDS", default=5.0)
+TRACKING_RETRIES = env.int("TRACKING_RETRIES", default=2)
+TRACKING_BATCH_SIZE = env.int("TRACKING_BATCH_SIZE", default=50)
+TRACKING_REPOLL_SECONDS = env.int("TRACKING_REPOLL_SECONDS", default=50)
+TRACKING_BACKOFF_MAX_SECONDS = env.int("TRACKING_BACKOFF_MAX_SECONDS", default=3600)
+# Amazon sourcing (fulfillment/sourcing_client.py; the sandbox locally): base URL, timeout
+# per attempt, retries after the first; a price rise over the expected USD price above the
+# tolerance (0.05 = 5%) puts the line on hold; open cross-border purchase orders collect
+# lines this many seconds before they are sent (beat schedule: SOURCING_*_EVERY_SECONDS).
+SOURCING_URL = env("SOURCING_URL", default=f"{SANDBOX_URL}/sourcing")
+SOURCING_TIMEOUT_SECONDS = env.float("SOURCING_TIMEOUT_SECONDS", default=5.0)
+SOURCING_RETRIES = env.int("SOURCING_RETRIES", default=2)
+SOURCING_PRICE_TOLERANCE = env_decimal("SOURCING_PRICE_TOLERANCE", "0.05")
+SOURCING_BATCH_SECONDS = env.int("SOURCING_BATCH_SECONDS", default=300)
 # Fernet keys for PCCCs at rest, comma-separated: the first encrypts, all decrypt (rotate by
 # putting a new key first). Empty: a key derived from SECRET_KEY, for development only.
 PCCC_ENCRYPTION_KEYS = env.list("PCCC_ENCRYPTION_KEYS", default=[])
