@@ -6,4 +6,5 @@ pytest_plugins = [
     "tests.fixtures.sandbox",
     "tests.fixtures.stripe",
     "tests.fixtures.browser",
+    "tests.fixtures.worker",
 ]
