@@ -147,6 +147,17 @@ def order_refund_send(*, order_id: int, amount_krw: int, fully_refunded: bool = 
     _send(order=order, kind="refund", context=context)
 
 
+def order_delivery_change_send(*, order_id: int, needs_pccc: bool = False) -> None:
+    """Email the shopper that part of the order now ships from the US, with the new
+    delivery dates per part; the store bears the extra cost. ``needs_pccc`` adds that
+    customer service will ask for the recipient's PCCC."""
+    order = Order.objects.get(pk=order_id)
+    lines = list(order.lines.all())
+    context = _base_context(order)
+    context.update(lines=lines, parts=_shipment_parts(order, lines), needs_pccc=needs_pccc)
+    _send(order=order, kind="delivery_change", context=context)
+
+
 def order_email_send_once(
     *, order_id: int, kind: str, send: Callable[[], None], reference: str = ""
 ) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from storefront.events import subscriber
 
+from .services.delivery import order_lines_resplit
 from .services.payments import refund_lines
 
 
@@ -19,4 +20,17 @@ def refund_units_amazon_could_not_supply(event) -> None:
         reason="Amazon could not supply it",
         actor_id=payload.get("actor_id"),
         idempotency_key=f"re-poline-{payload['purchase_order_line_id']}",
+    )
+
+
+@subscriber("order.fulfillment_changed")
+def tell_the_shopper_about_new_delivery_dates(event) -> None:
+    """Some units ship from the US after all (the reserved ones were gone): the order's
+    lines follow, and the shopper gets the new dates once per event."""
+    payload = event.payload
+    order_lines_resplit(
+        order_id=payload["order_id"],
+        lines=payload["lines"],
+        reference=f"event-{event.pk}",
+        needs_pccc=bool(payload.get("needs_pccc")),
     )

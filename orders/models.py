@@ -200,6 +200,9 @@ class Order(models.Model):
 
     class Meta:
         ordering = ["-placed_at", "-id"]
+        # Partial refunds (the admin refund form) are finance's, apart from changing orders
+        # (cancel-and-refund, resend), which customer service does: storefront/staff_groups.py.
+        permissions = [("refund_order", "Can refund an amount or units of an order")]
         indexes = [
             models.Index(fields=["customer", "-placed_at"], name="order_customer_newest"),
             models.Index(fields=["status", "payment_due_at"], name="order_status_due"),
@@ -422,6 +425,7 @@ class OrderNotification(models.Model):
         CANCELLATION = "cancellation", _("Cancellation")
         REFUND = "refund", _("Refund")
         SHIPMENT = "shipment", _("Shipment update")
+        DELIVERY_CHANGE = "delivery_change", _("Delivery change")
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="notifications")
     kind = models.CharField(max_length=20, choices=Kind.choices)
@@ -443,7 +447,15 @@ class OrderNotification(models.Model):
                 name="order_notification_once",
             ),
             models.CheckConstraint(
-                condition=Q(kind__in=["confirmation", "cancellation", "refund", "shipment"]),
+                condition=Q(
+                    kind__in=[
+                        "confirmation",
+                        "cancellation",
+                        "refund",
+                        "shipment",
+                        "delivery_change",
+                    ]
+                ),
                 name="order_notification_kind_known",
             ),
         ]
