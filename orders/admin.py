@@ -387,6 +387,10 @@ class OrderAdmin(admin.ModelAdmin):
         opts = self.opts
         return request.user.has_perm(f"{opts.app_label}.change_{opts.model_name}")
 
+    def has_refund_permission(self, request: HttpRequest) -> bool:
+        """Refunding an amount or units (the refund form): finance's own permission."""
+        return request.user.has_perm(f"{self.opts.app_label}.refund_order")
+
     # --- list ---
 
     def get_search_results(
@@ -607,7 +611,7 @@ class OrderAdmin(admin.ModelAdmin):
         order = self.get_object(request, unquote(object_id))
         if order is None:
             return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
-        if not self.has_operate_permission(request):
+        if not self.has_refund_permission(request):
             raise PermissionDenied
         change_url = reverse("admin:orders_order_change", args=[order.pk])
         refundable = refundable_krw(order)
