@@ -1,6 +1,7 @@
 """Fulfillment writes: ``warehouses`` (warehouses and demo stock), ``stock`` (staff edits),
 ``reservations`` (domestic stock held at checkout), ``allocation`` (paid orders promised to
-stock or a cross-border purchase order). Later: purchase orders, shipments, restock.
+stock or a cross-border purchase order), ``sourcing`` (purchase orders to Amazon),
+``shipments`` (parcels and tracking), ``restock`` (replenishment and receipts).
 
 The checkout API is exported here so other apps call ``fulfillment.services.stock_reserve``
 with plain values and never reach into the modules."""
