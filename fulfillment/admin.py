@@ -183,8 +183,34 @@ class StockAdmin(admin.ModelAdmin):
         return obj.available < obj.reorder_point
 
 
+class StockHoldAdminMixin:
+    """Read-only pages of units held on a stock row for an order (reservations,
+    allocations): who, what, where."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("order"), ordering="order__number")
+    def order_number(self, obj: Reservation | Allocation) -> str:
+        return obj.order.number
+
+    @admin.display(description=_("ASIN"), ordering="product__asin")
+    def product_asin(self, obj: Reservation | Allocation) -> str:
+        return obj.product.asin
+
+    @admin.display(description=_("warehouse"), ordering="stock__warehouse__priority")
+    def warehouse(self, obj: Reservation | Allocation) -> str:
+        return obj.stock.warehouse.code
+
+
 @admin.register(Reservation)
-class ReservationAdmin(admin.ModelAdmin):
+class ReservationAdmin(StockHoldAdminMixin, admin.ModelAdmin):
     """Units held for orders awaiting payment, for staff to look at (never to edit: a
     hand-made change would leave ``Stock.reserved`` out of step)."""
 
@@ -217,30 +243,9 @@ class ReservationAdmin(admin.ModelAdmin):
     )
     readonly_fields = fields
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    @admin.display(description=_("order"), ordering="order__number")
-    def order_number(self, obj: Reservation) -> str:
-        return obj.order.number
-
-    @admin.display(description=_("ASIN"), ordering="product__asin")
-    def product_asin(self, obj: Reservation) -> str:
-        return obj.product.asin
-
-    @admin.display(description=_("warehouse"), ordering="stock__warehouse__priority")
-    def warehouse(self, obj: Reservation) -> str:
-        return obj.stock.warehouse.code
-
 
 @admin.register(Allocation)
-class AllocationAdmin(admin.ModelAdmin):
+class AllocationAdmin(StockHoldAdminMixin, admin.ModelAdmin):
     """Units promised to paid order lines, for staff to look at (never to edit: only
     ``fulfillment.services.allocation`` keeps ``Stock.allocated`` in step with them)."""
 
@@ -276,27 +281,6 @@ class AllocationAdmin(admin.ModelAdmin):
         "updated_at",
     )
     readonly_fields = fields
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    @admin.display(description=_("order"), ordering="order__number")
-    def order_number(self, obj: Allocation) -> str:
-        return obj.order.number
-
-    @admin.display(description=_("ASIN"), ordering="product__asin")
-    def product_asin(self, obj: Allocation) -> str:
-        return obj.product.asin
-
-    @admin.display(description=_("warehouse"), ordering="stock__warehouse__priority")
-    def warehouse(self, obj: Allocation) -> str:
-        return obj.stock.warehouse.code
 
 
 def _units(rows) -> Coalesce:
