@@ -86,7 +86,8 @@ def _shipment_parts(order: Order, lines: list[OrderLine]) -> list[ShipmentPart]:
     return parts
 
 
-def _base_context(order: Order) -> dict:
+def order_email_context(order: Order) -> dict:
+    """What every order email shows: the order, its page, the masked PCCC, the site."""
     return {
         "order": order,
         "order_url": order_page_url(order),
@@ -95,7 +96,7 @@ def _base_context(order: Order) -> dict:
     }
 
 
-def _send(*, order: Order, kind: str, context: dict) -> None:
+def order_email_send(*, order: Order, kind: str, context: dict) -> None:
     """Render ``orders/email/<kind>*`` in Korean and Seoul time and send it to the order's
     email address. Raises whatever the email backend raises (the caller's transaction then
     records nothing, so the event is delivered, and the email sent, again)."""
@@ -120,31 +121,31 @@ def order_confirmation_send(*, order_id: int) -> None:
     Sends every time it is called; see ``order_email_send_once`` for the guarded send."""
     order = Order.objects.get(pk=order_id)
     lines = list(order.lines.all())
-    context = _base_context(order)
+    context = order_email_context(order)
     context.update(
         lines=lines,
         parts=_shipment_parts(order, lines),
         paid_at=order.paid_at,
     )
-    _send(order=order, kind="confirmation", context=context)
+    order_email_send(order=order, kind="confirmation", context=context)
 
 
 def order_cancellation_send(*, order_id: int, refunded_krw: int) -> None:
     """Email the shopper that the order is cancelled and, when something was paid, that
     ``refunded_krw`` goes back to the card it was paid with."""
     order = Order.objects.get(pk=order_id)
-    context = _base_context(order)
+    context = order_email_context(order)
     context.update(lines=list(order.lines.all()), refunded_krw=refunded_krw)
-    _send(order=order, kind="cancellation", context=context)
+    order_email_send(order=order, kind="cancellation", context=context)
 
 
 def order_refund_send(*, order_id: int, amount_krw: int, fully_refunded: bool = False) -> None:
     """Email the shopper that ``amount_krw`` was refunded to the card (all of what was
     paid when ``fully_refunded``)."""
     order = Order.objects.get(pk=order_id)
-    context = _base_context(order)
+    context = order_email_context(order)
     context.update(amount_krw=amount_krw, fully_refunded=fully_refunded)
-    _send(order=order, kind="refund", context=context)
+    order_email_send(order=order, kind="refund", context=context)
 
 
 def order_delivery_change_send(*, order_id: int, needs_pccc: bool = False) -> None:
@@ -153,9 +154,9 @@ def order_delivery_change_send(*, order_id: int, needs_pccc: bool = False) -> No
     customer service will ask for the recipient's PCCC."""
     order = Order.objects.get(pk=order_id)
     lines = list(order.lines.all())
-    context = _base_context(order)
+    context = order_email_context(order)
     context.update(lines=lines, parts=_shipment_parts(order, lines), needs_pccc=needs_pccc)
-    _send(order=order, kind="delivery_change", context=context)
+    order_email_send(order=order, kind="delivery_change", context=context)
 
 
 def order_email_send_once(

@@ -100,7 +100,7 @@ def shipment_email_send(*, shipment_id: int, step: str) -> None:
     Sends every time it is called; the subscribers guard it with ``order_email_send_once``."""
     shipment = Shipment.objects.select_related("order").get(pk=shipment_id)
     order = shipment.order
-    context = emails._base_context(order)
+    context = emails.order_email_context(order)
     context.update(
         shipment=shipment,
         step=step,
@@ -110,7 +110,7 @@ def shipment_email_send(*, shipment_id: int, step: str) -> None:
         ],
         last_event=shipment.events.order_by("-occurred_at", "-id").first(),
     )
-    emails._send(order=order, kind="shipment_update", context=context)
+    emails.order_email_send(order=order, kind="shipment_update", context=context)
 
 
 def _email_once(event: OutboxEvent, step: str) -> None:
