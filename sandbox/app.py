@@ -13,7 +13,7 @@ from typing import Any
 from flask import Flask, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from . import controls, customs, fx, sourcing, tracking
+from . import carrier, controls, customs, fx, sourcing, tracking
 from .state import Sandbox, SandboxService
 
 SERVICES: tuple[SandboxService, ...] = (
@@ -21,6 +21,7 @@ SERVICES: tuple[SandboxService, ...] = (
     customs.SERVICE,
     tracking.SERVICE,
     sourcing.SERVICE,
+    carrier.SERVICE,
 )
 
 # What a "malformed" fault answers: a 200 with a JSON content type and a cut-off body.

@@ -237,9 +237,9 @@ def test_reset_of_one_service(client):
 
 
 def test_unknown_service_and_path_answer_json_404(client):
-    response = client.post("/_controls/carrier/faults", json={"fail_next": 1})
+    response = client.post("/_controls/nope/faults", json={"fail_next": 1})
     assert response.status_code == 404
-    assert "carrier" in response.get_json()["message"]
+    assert "nope" in response.get_json()["message"]
     assert client.get("/nowhere").get_json()["error"] == "Not Found"
 
 
