@@ -2,8 +2,11 @@ from django.apps import AppConfig
 
 
 class MembershipConfig(AppConfig):
-    """Will own carrier accounts, tiers and discount rules, point holds, the points ledger
-    and the carrier points client."""
+    """Carrier accounts, tier rules, point holds, the points ledger, the reconciliation
+    with the carrier and the carrier points client (docs/membership.md)."""
 
     name = "membership"
     verbose_name = "Membership"
+
+    def ready(self) -> None:
+        from . import subscribers  # noqa: F401  (registers the order-event subscribers)

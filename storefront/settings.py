@@ -10,7 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import environ
-from celery.schedules import schedule
+from celery.schedules import crontab, schedule
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -161,6 +161,14 @@ RESTOCK_SCAN_SECONDS = env.int("RESTOCK_SCAN_SECONDS", default=900)
 # Amazon sourcing: how often beat submits due purchase orders and polls submitted ones.
 SOURCING_SUBMIT_EVERY_SECONDS = env.int("SOURCING_SUBMIT_EVERY_SECONDS", default=60)
 SOURCING_REFRESH_EVERY_SECONDS = env.int("SOURCING_REFRESH_EVERY_SECONDS", default=60)
+# Membership points: a hold not tied to a placed order after POINTS_HOLD_ORPHAN_MINUTES is
+# given back; the carrier keeps a hold POINTS_HOLD_GRACE_MINUTES past its order's payment
+# window (so it never expires first); the sweep runs every POINTS_SWEEP_SECONDS and the
+# daily reconciliation with the carrier at POINTS_RECONCILE_HOUR (Seoul) for the day before.
+POINTS_HOLD_ORPHAN_MINUTES = env.int("POINTS_HOLD_ORPHAN_MINUTES", default=15)
+POINTS_HOLD_GRACE_MINUTES = env.int("POINTS_HOLD_GRACE_MINUTES", default=120)
+POINTS_SWEEP_SECONDS = env.int("POINTS_SWEEP_SECONDS", default=300)
+POINTS_RECONCILE_HOUR = env.int("POINTS_RECONCILE_HOUR", default=4)
 CELERY_BEAT_SCHEDULE = {
     "fx-refresh": {
         "task": "catalog.tasks.fx_rates_refresh",
@@ -201,6 +209,14 @@ CELERY_BEAT_SCHEDULE = {
     "restock-scan": {
         "task": "fulfillment.tasks.restock_scan",
         "schedule": schedule(run_every=RESTOCK_SCAN_SECONDS),
+    },
+    "points-holds-sweep": {
+        "task": "membership.tasks.points_holds_sweep",
+        "schedule": schedule(run_every=POINTS_SWEEP_SECONDS),
+    },
+    "points-reconcile-daily": {
+        "task": "membership.tasks.points_reconcile_yesterday",
+        "schedule": crontab(hour=POINTS_RECONCILE_HOUR, minute=10),
     },
 }
 
@@ -293,6 +309,12 @@ STRIPE_WEBHOOK_TOLERANCE_SECONDS = env.int("STRIPE_WEBHOOK_TOLERANCE_SECONDS", d
 CUSTOMS_CHECK_URL = env("CUSTOMS_CHECK_URL", default=f"{SANDBOX_URL}/customs")
 CUSTOMS_CHECK_TIMEOUT_SECONDS = env.float("CUSTOMS_CHECK_TIMEOUT_SECONDS", default=3.0)
 CUSTOMS_CHECK_RETRIES = env.int("CUSTOMS_CHECK_RETRIES", default=2)
+# Carrier membership points (membership/carrier_client.py; the sandbox locally): base URL,
+# API key (Bearer), per-attempt timeout, retries after the first attempt (same idempotency key).
+CARRIER_POINTS_URL = env("CARRIER_POINTS_URL", default=f"{SANDBOX_URL}/carrier")
+CARRIER_POINTS_API_KEY = env("CARRIER_POINTS_API_KEY", default="sandbox")
+CARRIER_POINTS_TIMEOUT_SECONDS = env.float("CARRIER_POINTS_TIMEOUT_SECONDS", default=3.0)
+CARRIER_POINTS_RETRIES = env.int("CARRIER_POINTS_RETRIES", default=2)
 # Parcel tracking (fulfillment/tracking_client.py; the sandbox locally): base URL, per-attempt
 # timeout, retries after the first attempt, tracking numbers per request. Beat polls every
 # TRACKING_POLL_SECONDS; a parcel is asked about again TRACKING_REPOLL_SECONDS after an

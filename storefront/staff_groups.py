@@ -16,6 +16,12 @@ Who may move money:
   allocations. It only views orders and can neither cancel nor refund.
 - **Catalog** edits products, categories, customs classes and rules and enters exchange
   rates. Nothing about orders.
+
+Carrier membership points (membership/admin.py): customer service looks at linked
+accounts (phone masked), point holds and the points ledger to answer "where are my
+points?". Finance alone moves them: the "retry capture/release" action on holds
+(``membership.change_pointhold``), edits the tier rules, and reads and re-runs the daily
+reconciliation with the carrier. Fulfillment and catalog see nothing of it.
 """
 
 from __future__ import annotations
@@ -54,6 +60,10 @@ STAFF_GROUPS: dict[str, list[str]] = {
         "fulfillment.view_shipmentline",
         "fulfillment.view_trackingevent",
         "fulfillment.view_purchaseorderline",  # held sourcing lines, to cancel them
+        # "Where are my points?": the link (phone masked), holds and ledger, read-only.
+        "membership.view_carrieraccount",
+        "membership.view_pointhold",
+        "membership.view_pointentry",
     ],
     FULFILLMENT: [
         *_ORDER_VIEW,
@@ -105,6 +115,17 @@ STAFF_GROUPS: dict[str, list[str]] = {
         "orders.view_refund",
         "orders.view_stripeevent",
         "catalog.view_exchangerate",
+        # Carrier membership points: retry a stuck capture/release, the discount rules,
+        # the ledger and the daily reconciliation (and running it again).
+        "membership.view_carrieraccount",
+        "membership.view_pointhold",
+        "membership.change_pointhold",  # the "retry capture/release" action only
+        "membership.view_tierrule",
+        "membership.change_tierrule",
+        "membership.view_pointentry",
+        "membership.view_reconciliationrun",
+        "membership.change_reconciliationrun",  # "run reconciliation again" only
+        "membership.view_reconciliationmismatch",
     ],
 }
 

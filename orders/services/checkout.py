@@ -24,6 +24,8 @@ from django.utils.translation import gettext as _
 
 from fulfillment.selectors import stock_split_preview
 from fulfillment.services.reservations import ReservationRequest, stock_reserve
+from membership.models import PointHold
+from membership.services.holds import points_hold, points_hold_abandon, points_hold_attach
 from storefront.errors import ApplicationError
 from storefront.events import event_publish
 
@@ -186,6 +188,8 @@ def order_place(
     address: ShippingAddress,
     customs: CustomsDeclaration | None,
     expected_total_krw: int | None = None,
+    use_points: bool = False,
+    expected_discount_krw: int | None = None,
 ) -> Order:
     """Place the cart as an order in ``pending_payment``.
 
@@ -193,7 +197,14 @@ def order_place(
     actually reserved; if it differs from ``expected_total_krw`` (what the shopper saw)
     nothing is placed and ``QuoteChanged`` is raised. When any unit ships cross-border the
     PCCC was verified with customs and the consents given; otherwise nothing is placed.
-    Stock reservations expire with the order's payment window. The cart is emptied."""
+    Stock reservations expire with the order's payment window. The cart is emptied.
+
+    With ``use_points`` the shopper's carrier points pay ``expected_discount_krw`` of the
+    merchandise: they are held at the carrier first (``membership.points_hold``, which
+    recomputes the discount and raises ``PointsChanged``, ``PointsNotAvailable`` or
+    ``PointsCarrierUnavailable``; the shopper may then order without points) and the hold is
+    tied to the order in its transaction. If placement fails after the hold, the points are
+    given back before this raises (or by the membership sweep if the carrier is down)."""
     request_lines = checkout_request_lines(cart_id=cart_id)
     preview = stock_split_preview(
         lines=[
@@ -215,13 +226,83 @@ def order_place(
 
     now = timezone.now()
     due = now + datetime.timedelta(minutes=settings.ORDER_PAYMENT_WINDOW_MINUTES)
+    number = _new_order_number(now)
+    hold = None
+    if use_points and customer_id is not None:
+        preview_quote = quote_build(
+            lines=[
+                QuoteRequestLine(
+                    product=line.product,
+                    quantity=line.quantity,
+                    domestic_quantity=preview.get(line.product.pk, (0, line.quantity))[0],
+                )
+                for line in request_lines
+            ]
+        )
+        hold = points_hold(
+            customer_id=customer_id,
+            merchandise_krw=preview_quote.items_krw,
+            expected_points=expected_discount_krw,
+            reference=number,
+            # The carrier keeps the points past the payment window: never gone before the
+            # order is paid or expired.
+            expires_at=due + datetime.timedelta(minutes=settings.POINTS_HOLD_GRACE_MINUTES),
+        )
+    try:
+        order = _order_place_held(
+            customer_id=customer_id,
+            email=email,
+            cart_id=cart_id,
+            address=address,
+            request_lines=request_lines,
+            verified_pccc=verified_pccc,
+            expected_total_krw=expected_total_krw,
+            hold=hold,
+            number=number,
+            now=now,
+            due=due,
+        )
+    except BaseException:
+        if hold is not None:
+            points_hold_abandon(hold_id=hold.pk, reason="order not placed")
+        raise
+    logger.info(
+        "order %s placed: total %s KRW, cross-border %s, points %s",
+        order.number,
+        order.total_krw,
+        order.has_cross_border,
+        order.discount_krw,
+    )
+    return order
+
+
+def _order_place_held(
+    *,
+    customer_id: int | None,
+    email: str,
+    cart_id: int,
+    address: ShippingAddress,
+    request_lines: list[QuoteRequestLine],
+    verified_pccc: str,
+    expected_total_krw: int | None,
+    hold: PointHold | None,
+    number: str,
+    now: datetime.datetime,
+    due: datetime.datetime,
+) -> Order:
+    """The placement transaction of ``order_place`` (points, if any, already held)."""
     with transaction.atomic():
         # Serialise two placements of the same cart (double click, two tabs).
         cart = Cart.objects.select_for_update().filter(pk=cart_id).first()
         if cart is None or not cart.lines.exists():
             raise CheckoutRefused(_("Your cart is empty."), code="cart_empty")
         order = _order_create_shell(
-            customer_id=customer_id, email=email, address=address, due=due, now=now
+            customer_id=customer_id,
+            email=email,
+            address=address,
+            due=due,
+            now=now,
+            number=number,
         )
         reservation = stock_reserve(
             order_id=order.pk,
@@ -240,8 +321,15 @@ def order_place(
                     domestic_quantity=split.get(line.product.pk, (0, line.quantity))[0],
                 )
                 for line in request_lines
-            ]
+            ],
+            discount_krw=hold.points if hold is not None else 0,
         )
+        if hold is not None:
+            if quote.items_krw != hold.merchandise_krw or quote.discount_krw != hold.points:
+                raise QuoteChanged(
+                    _("Prices changed while you were checking out. Please review the total.")
+                )
+            points_hold_attach(hold_id=hold.pk, order_id=order.pk)
         if quote.has_cross_border and not verified_pccc:
             # Someone took the last domestic units between the preview and now.
             raise PcccRequired(
@@ -283,12 +371,6 @@ def order_place(
             payload=order_event_payload(order),
         )
         CartLine.objects.filter(cart_id=cart_id).delete()
-    logger.info(
-        "order %s placed: total %s KRW, cross-border %s",
-        order.number,
-        order.total_krw,
-        order.has_cross_border,
-    )
     return order
 
 
@@ -299,14 +381,15 @@ def _order_create_shell(
     address: ShippingAddress,
     due: datetime.datetime,
     now: datetime.datetime,
+    number: str,
 ) -> Order:
     """The order row with its address and zero totals, so reservations can point at it.
-    Retries the random number on the (rare) collision."""
+    Uses ``number``, then a new random number on the (rare) collision."""
     for attempt in range(5):
         try:
             with transaction.atomic():
                 return Order.objects.create(
-                    number=_new_order_number(now),
+                    number=number if attempt == 0 else _new_order_number(now),
                     customer_id=customer_id,
                     email=email,
                     items_krw=0,
