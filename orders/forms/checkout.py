@@ -17,7 +17,12 @@ class CheckoutForm(forms.Form):
     save_address = forms.BooleanField(
         label=_("Save this address for next time"), required=False, initial=True
     )
+    # What the page showed: the total before points, and the points discount offered.
     expected_total_krw = forms.IntegerField(widget=forms.HiddenInput, min_value=0)
+    expected_discount_krw = forms.IntegerField(
+        widget=forms.HiddenInput, min_value=0, required=False
+    )
+    use_points = forms.BooleanField(label=_("Use my membership points"), required=False)
 
     def __init__(self, *args, addresses=(), **kwargs):
         super().__init__(*args, **kwargs)

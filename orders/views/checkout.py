@@ -13,6 +13,8 @@ from django.urls import URLPattern, path
 from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_post_parameters
 
+from membership.errors import PointsCarrierUnavailable, PointsChanged, PointsNotAvailable
+from membership.selectors import points_offer
 from storefront.errors import ApplicationError
 
 from ..cart_session import cart_count_refresh, cart_for_request
@@ -53,6 +55,12 @@ def checkout(request: HttpRequest) -> HttpResponse:
         return redirect("orders:cart")
     try:
         quote = checkout_services.checkout_quote(cart_id=cart.pk)
+        offer = points_offer(customer_id=request.user.pk, merchandise_krw=quote.items_krw)
+        points_quote = (
+            checkout_services.checkout_quote(cart_id=cart.pk, discount_krw=offer.points)
+            if offer.points
+            else None
+        )
     except ApplicationError as exc:
         messages.error(request, exc.message)
         return redirect("orders:cart")
@@ -61,10 +69,16 @@ def checkout(request: HttpRequest) -> HttpResponse:
     profile = CustomsProfile.objects.filter(customer=request.user).first()
     saved_last4 = profile.pccc_last4 if profile else ""
     data = request.POST if request.method == "POST" else None
-    form = CheckoutForm(data, addresses=addresses, initial={"expected_total_krw": quote.total_krw})
+    initial = {
+        "expected_total_krw": quote.total_krw,
+        "expected_discount_krw": offer.points,
+        "use_points": bool(offer.points),
+    }
+    form = CheckoutForm(data, addresses=addresses, initial=initial)
     address_form = AddressForm(data, prefix="new")
     customs_form = CustomsForm(data, saved_last4=saved_last4)
     general_errors: list[str] = []
+    points_error = ""
 
     if request.method == "POST" and form.is_valid() and customs_form.is_valid():
         use_new = form.cleaned_data["address"] == NEW_ADDRESS
@@ -83,17 +97,29 @@ def checkout(request: HttpRequest) -> HttpResponse:
                         consent_collection=customs_form.cleaned_data["consent_collection"],
                         consent_transfer=customs_form.cleaned_data["consent_transfer"],
                     )
+                shown_discount = form.cleaned_data.get("expected_discount_krw") or 0
+                use_points = bool(form.cleaned_data.get("use_points") and shown_discount)
                 order = checkout_services.order_place(
                     customer_id=request.user.pk,
                     email=request.user.email,
                     cart_id=cart.pk,
                     address=shipping,
                     customs=customs,
-                    expected_total_krw=form.cleaned_data["expected_total_krw"],
+                    expected_total_krw=form.cleaned_data["expected_total_krw"]
+                    - (shown_discount if use_points else 0),
+                    use_points=use_points,
+                    expected_discount_krw=shown_discount if use_points else None,
                 )
-            except checkout_services.QuoteChanged as exc:
+            except (checkout_services.QuoteChanged, PointsChanged) as exc:
                 messages.warning(request, exc.message)
                 return redirect("orders:checkout")
+            except (PointsCarrierUnavailable, PointsNotAvailable) as exc:
+                # Offer the same order without points: the box is unticked for the retry.
+                points_error = exc.message
+                unticked = request.POST.copy()
+                unticked.pop("use_points", None)
+                form = CheckoutForm(unticked, addresses=addresses, initial=initial)
+                form.is_valid()
             except ApplicationError as exc:
                 general_errors = _apply_errors(
                     exc,
@@ -113,11 +139,18 @@ def checkout(request: HttpRequest) -> HttpResponse:
                     logger.warning("PaymentIntent for %s deferred: Stripe unavailable", order)
                 return redirect("orders:pay", number=order.number)
 
+    points_on = bool(points_quote) and (
+        form.cleaned_data.get("use_points") if form.is_bound and form.is_valid() else True
+    )
     return render(
         request,
         "orders/checkout.html",
         {
-            "quote": quote,
+            "quote": points_quote if points_on else quote,
+            "quote_without_points": quote,
+            "points_quote": points_quote,
+            "offer": offer,
+            "points_error": points_error,
             "form": form,
             "address_form": address_form,
             "customs_form": customs_form,

@@ -298,9 +298,10 @@ SHOPPER_SOURCES = (
     "fulfillment/selectors.py",
     "fulfillment/services/reservations.py",  # its errors reach the checkout and pay pages
     "orders/",
+    "membership/",
 )
-# Staff-only parts inside those sources (the order admin and its templates).
-STAFF_ONLY_SOURCES = ("orders/admin.py", "orders/templates/admin/")
+# Staff-only parts inside those sources (the admin pages and their templates).
+STAFF_ONLY_SOURCES = ("orders/admin.py", "orders/templates/admin/", "membership/admin.py")
 
 
 def po_entries(path: Path) -> list[dict]:
