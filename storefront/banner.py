@@ -54,7 +54,8 @@ Global Store is starting. Ctrl-C stops every process below.
   Storefront    {WEB_URL}/
   Admin         {WEB_URL}/admin/
   Staff login   {_staff_line()}
-  Sandbox       {settings.SANDBOX_URL}/  (FX rates, customs PCCC check)
+  Sandbox       {settings.SANDBOX_URL}/  (FX rates, customs PCCC check, carrier points,
+                tracking, Amazon sourcing)
   Stripe        {settings.STRIPE_API_BASE}/  (localstripe; webhooks to the web process)
   Health        {WEB_URL}/health/live/
   Database      {_database_line()}
@@ -65,6 +66,9 @@ Try a purchase: sign up at {WEB_URL}/account/signup/, add items to the cart, che
   Card          4242 4242 4242 4242, any future date, any CVC (declined: 4000 0000 0000 0002)
   Recipient     홍길동, 010-1234-5678, 06236 서울특별시 강남구 테헤란로 152
   PCCC          P100000000001 (sandbox registration for that recipient)
+  Points        link a carrier membership at {WEB_URL}/account/membership/ with
+                010-1234-5678 (VIP, 80,000 points); the one-time code is printed in the
+                sandbox's output ("[carrier sms] ... 인증번호 ......")
 """
 
 

@@ -3,8 +3,9 @@ paid, refund pro rata after capture.
 
 Every carrier call carries an idempotency key derived from the hold's own key, which is
 stored (with the hold row) before the first call: ``<key>`` for the hold, ``<key>-capture``,
-``<key>-release``, ``<key>-void``, ``<key>-refund-<reference>``. A retry after a timeout or
-a crash therefore never applies a change twice, and an answer that was lost is found again:
+``<key>-release``, ``<key>-void``, and ``<key>-refund-<id>`` for each refund of the order.
+A retry after a timeout or a crash therefore never applies a change twice, and an answer
+that was lost is found again:
 the carrier replays it. Carrier calls happen outside our transactions (no row lock waits on
 the network); what the carrier answered is then recorded in one transaction that locks the
 account and the hold, so a duplicate answer finds the hold already moved on and records
@@ -197,7 +198,7 @@ def points_refund(*, order_id: int, reference: str, points: int) -> PointHold | 
     hold = PointHold.objects.filter(order_id=order_id, status=Status.CAPTURED).first()
     if hold is None or points <= 0:
         return hold
-    key = f"{hold.idempotency_key}-refund-{reference}"
+    key = f"{hold.idempotency_key}-{reference}"
     if PointEntry.objects.filter(idempotency_key=key).exists():
         return hold
     points = min(points, hold.points - hold.refunded_points)
