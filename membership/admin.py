@@ -31,6 +31,7 @@ from django.utils.html import format_html
 from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 
+from orders.admin import ReadOnlyAdmin
 from orders.phones import phone_mask
 from storefront.errors import ApplicationError
 
@@ -45,19 +46,6 @@ from .models import (
 )
 
 logger = logging.getLogger(__name__)
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """A model staff may look at but never add, change or delete here."""
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class ActionOnlyAdmin(admin.ModelAdmin):

@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime
 import logging
 import uuid
+from collections.abc import Callable
 
 from django.conf import settings
 from django.db import transaction
@@ -285,28 +286,43 @@ def points_holds_sweep(*, now: datetime.datetime | None = None, batch_size: int 
 # --- carrier calls per hold ----------------------------------------------------------------
 
 
+def _carrier_settle(
+    *, hold: PointHold, step: str, call: Callable[[], CarrierHold | None]
+) -> CarrierHold | None:
+    """Send one settling call (capture, release, void) for ``hold``. A refusal that names
+    the hold's state at the carrier is an answer (returned, to be recorded); any other
+    refusal, and no answer at all, is recorded on the hold and raised as
+    ``PointsCarrierUnavailable`` for the caller (relay, sweep, staff) to retry."""
+    try:
+        return call()
+    except carrier_client.CarrierRefused as exc:
+        if exc.hold is None:
+            _hold_attempt_failed(hold_id=hold.pk, error=f"{step} refused: {exc.error}")
+            raise PointsCarrierUnavailable(f"{step} of hold {hold.pk}: {exc.error}") from exc
+        return exc.hold
+    except carrier_client.CarrierUnavailable as exc:
+        _hold_attempt_failed(hold_id=hold.pk, error=f"{step}: {exc}")
+        raise PointsCarrierUnavailable(str(exc)) from exc
+
+
 def _hold_capture(*, hold_id: int) -> PointHold:
     hold = PointHold.objects.get(pk=hold_id)
     if hold.status != Status.HELD:
         return hold
-    try:
-        carrier_hold = carrier_client.hold_capture(
+    carrier_hold = _carrier_settle(
+        hold=hold,
+        step="capture",
+        call=lambda: carrier_client.hold_capture(
             hold_id=hold.carrier_hold_id, idempotency_key=f"{hold.idempotency_key}-capture"
-        )
-    except carrier_client.CarrierRefused as exc:
-        if exc.hold is None:
-            _hold_attempt_failed(hold_id=hold.pk, error=f"capture refused: {exc.error}")
-            raise PointsCarrierUnavailable(f"capture of hold {hold.pk}: {exc.error}") from exc
+        ),
+    )
+    if carrier_hold.status != "captured":
         # Released or expired at the carrier before we captured: the order kept its
         # discount but the points came back to the member. Recorded for staff.
-        logger.error("hold %s was %s at the carrier before capture", hold.pk, exc.hold.status)
-        carrier_hold = exc.hold
+        logger.error("hold %s was %s at the carrier before capture", hold.pk, carrier_hold.status)
         _hold_attempt_failed(
             hold_id=hold.pk, error=f"carrier {carrier_hold.status} the hold before capture"
         )
-    except carrier_client.CarrierUnavailable as exc:
-        _hold_attempt_failed(hold_id=hold.pk, error=f"capture: {exc}")
-        raise PointsCarrierUnavailable(str(exc)) from exc
     return _record(hold_id=hold.pk, carrier_hold=carrier_hold)
 
 
@@ -316,18 +332,14 @@ def _hold_release_or_void(*, hold_id: int, note: str) -> PointHold:
         return _hold_void(hold_id=hold.pk)
     if hold.status != Status.HELD:
         return hold
-    try:
-        carrier_hold = carrier_client.hold_release(
+    # A hold captured meanwhile comes back as such and is recorded as captured.
+    carrier_hold = _carrier_settle(
+        hold=hold,
+        step="release",
+        call=lambda: carrier_client.hold_release(
             hold_id=hold.carrier_hold_id, idempotency_key=f"{hold.idempotency_key}-release"
-        )
-    except carrier_client.CarrierRefused as exc:
-        if exc.hold is None:
-            _hold_attempt_failed(hold_id=hold.pk, error=f"release refused: {exc.error}")
-            raise PointsCarrierUnavailable(f"release of hold {hold.pk}: {exc.error}") from exc
-        carrier_hold = exc.hold  # captured meanwhile: record what the carrier says
-    except carrier_client.CarrierUnavailable as exc:
-        _hold_attempt_failed(hold_id=hold.pk, error=f"release: {exc}")
-        raise PointsCarrierUnavailable(str(exc)) from exc
+        ),
+    )
     logger.info("hold %s released: %s", hold.pk, note)
     return _record(hold_id=hold.pk, carrier_hold=carrier_hold)
 
@@ -335,18 +347,13 @@ def _hold_release_or_void(*, hold_id: int, note: str) -> PointHold:
 def _hold_void(*, hold_id: int) -> PointHold:
     """Make sure a hold whose creation has no known outcome is not (or no longer) held."""
     hold = PointHold.objects.get(pk=hold_id)
-    try:
-        carrier_hold = carrier_client.hold_void(
+    carrier_hold = _carrier_settle(
+        hold=hold,
+        step="void",
+        call=lambda: carrier_client.hold_void(
             hold_key=hold.idempotency_key, idempotency_key=f"{hold.idempotency_key}-void"
-        )
-    except carrier_client.CarrierRefused as exc:
-        if exc.hold is None:
-            _hold_attempt_failed(hold_id=hold.pk, error=f"void refused: {exc.error}")
-            raise PointsCarrierUnavailable(f"void of hold {hold.pk}: {exc.error}") from exc
-        carrier_hold = exc.hold
-    except carrier_client.CarrierUnavailable as exc:
-        _hold_attempt_failed(hold_id=hold.pk, error=f"void: {exc}")
-        raise PointsCarrierUnavailable(str(exc)) from exc
+        ),
+    )
     if carrier_hold is None:
         return _hold_mark_voided(hold_id=hold.pk, error="")
     return _record(hold_id=hold.pk, carrier_hold=carrier_hold)
