@@ -9,7 +9,7 @@ import datetime
 from decimal import Decimal
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
 from membership.models import CarrierAccount, PointEntry, PointHold, TierRule
@@ -249,3 +249,21 @@ def test_the_ledger_refuses_a_hold_resolved_twice(shopper):
     assert list(
         PointEntry.objects.filter(hold=hold).values_list("kind", flat=True).order_by("sequence")
     ) == ["hold", "capture"]
+
+
+def test_ledger_entries_cannot_be_changed(shopper):
+    """Append-only in the database itself: an UPDATE is refused whatever code sends it."""
+    account = account_with(shopper, tier="VIP", available=1_000)
+    entry = PointEntry.objects.get(account=account)
+    with pytest.raises((IntegrityError, DatabaseError)), transaction.atomic():
+        PointEntry.objects.filter(pk=entry.pk).update(available_after=5_000)
+    entry.refresh_from_db()
+    assert entry.available_after == 1_000
+
+
+@pytest.mark.postgres
+def test_ledger_entries_cannot_be_deleted_on_postgresql(shopper):
+    account = account_with(shopper, tier="VIP", available=1_000)
+    with pytest.raises((IntegrityError, DatabaseError)), transaction.atomic():
+        PointEntry.objects.filter(account=account).delete()
+    assert PointEntry.objects.filter(account=account).count() == 1

@@ -32,6 +32,7 @@ from membership.services.holds import (
 from membership.services.reconciliation import points_reconcile
 from tests.factories import OrderFactory
 from tests.membership.factories import member_link
+from tests.membership.tampering import ledger_tampering
 from tests.orders.factories import paid_order
 
 pytestmark = pytest.mark.django_db
@@ -138,7 +139,8 @@ def test_an_entry_the_carrier_lost_is_missing_at_the_carrier(ledger):
 
 def test_an_entry_recorded_differently_is_reported_with_what_differs(ledger):
     refund = PointEntry.objects.get(kind="refund")
-    PointEntry.objects.filter(pk=refund.pk).update(points=999)
+    with ledger_tampering():
+        PointEntry.objects.filter(pk=refund.pk).update(points=999)
 
     run = points_reconcile(day=discount_day())
 
@@ -152,10 +154,12 @@ def test_an_entry_recorded_differently_is_reported_with_what_differs(ledger):
 
 def test_a_different_kind_or_member_is_reported(ledger):
     release = PointEntry.objects.get(kind="release")
-    PointEntry.objects.filter(pk=release.pk).update(kind="capture")
+    with ledger_tampering():
+        PointEntry.objects.filter(pk=release.pk).update(kind="capture")
     hold = PointEntry.objects.get(kind="hold", account__member_ref="TM1000000001")
     other = member_link(controls=ledger, member_ref="TM1000000003")
-    PointEntry.objects.filter(pk=hold.pk).update(account=other)
+    with ledger_tampering():
+        PointEntry.objects.filter(pk=hold.pk).update(account=other)
 
     run = points_reconcile(day=discount_day())
 
@@ -169,9 +173,10 @@ def test_a_different_kind_or_member_is_reported(ledger):
 def test_an_entry_from_another_day_named_by_the_carrier_is_compared(ledger):
     """The carrier lists it today; ours says yesterday: still the same transaction."""
     capture = PointEntry.objects.get(kind="capture")
-    PointEntry.objects.filter(pk=capture.pk).update(
-        carrier_at=timezone.now() - datetime.timedelta(days=2)
-    )
+    with ledger_tampering():
+        PointEntry.objects.filter(pk=capture.pk).update(
+            carrier_at=timezone.now() - datetime.timedelta(days=2)
+        )
 
     run = points_reconcile(day=discount_day())
 
@@ -181,7 +186,10 @@ def test_an_entry_from_another_day_named_by_the_carrier_is_compared(ledger):
 
 def test_a_settling_entry_without_a_carrier_transaction_is_missing_at_the_carrier(ledger):
     release = PointEntry.objects.get(kind="release")
-    PointEntry.objects.filter(pk=release.pk).update(carrier_transaction_id=None, carrier_at=None)
+    with ledger_tampering():
+        PointEntry.objects.filter(pk=release.pk).update(
+            carrier_transaction_id=None, carrier_at=None
+        )
 
     run = points_reconcile(day=discount_day())
 
@@ -247,7 +255,8 @@ def test_queries_do_not_grow_with_the_ledger(carrier_points):
     one = measure(carrier_points, ["TM1000000001"])
     carrier_points.reset("carrier")
     ReconciliationMismatch.objects.all().delete()
-    PointEntry.objects.all().delete()
+    with ledger_tampering():
+        PointEntry.objects.all().delete()
     PointHold.objects.all().delete()
     CarrierAccount.objects.all().delete()
     many = measure(carrier_points, ["TM1000000001", "TM1000000002", "TM1000000003"])
