@@ -50,7 +50,14 @@ def won(amount: int) -> str:
 
 
 @pytest.fixture
-def shop(live_server, settings, stripe_local, stripe_webhook_register, carrier_points):
+def shop(
+    live_server,
+    settings,
+    stripe_local,
+    stripe_webhook_register,
+    carrier_points,
+    membership_tier_rules,
+):
     settings.PRICE_MARGIN = Decimal("0.10")
     ExchangeRateFactory(kind=ExchangeRate.Kind.SELLING, rate=Decimal("1400"))
     ExchangeRateFactory(kind=ExchangeRate.Kind.CUSTOMS, rate=Decimal("1390"))

@@ -3,14 +3,13 @@ members through the real one-time-code flow, and carts to check out."""
 
 from __future__ import annotations
 
-import importlib
 import uuid
 from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
 
-from membership.models import CarrierAccount, TierRule
+from membership.models import CarrierAccount
 from membership.services.accounts import carrier_link_confirm, carrier_link_start
 from orders.models import Cart, CartLine
 from orders.services.checkout import ShippingAddress
@@ -93,13 +92,6 @@ def cart_for() -> Callable[..., Cart]:
 
 @pytest.fixture(autouse=True)
 def tier_rules(request):
-    """The seeded tier rules. The data migration creates them, but a transactional test
-    empties every table when it ends, so tests that run after one seed them again."""
-    if not request.node.get_closest_marker("django_db"):
-        return
-    request.getfixturevalue("_django_db_helper")  # the database the marker asks for
-    seed = importlib.import_module("membership.migrations.0002_seed_tier_rules").SEED
-    for tier, rate, cap_krw in seed:
-        TierRule.objects.get_or_create(
-            tier=tier, defaults={"rate": rate, "cap_krw": cap_krw, "uses_per_day": 1}
-        )
+    """The seeded tier rules for every database test here (tests/fixtures/core.py)."""
+    if request.node.get_closest_marker("django_db"):
+        request.getfixturevalue("membership_tier_rules")

@@ -6,6 +6,7 @@ migration."""
 from __future__ import annotations
 
 import datetime
+import importlib
 from decimal import Decimal
 
 import pytest
@@ -63,6 +64,14 @@ def live_hold(account, *, points=1000, day=None, status=PointHold.Status.CAPTURE
 
 
 def test_the_migration_seeds_the_tiers_of_domain_md():
+    """Run the data migration's own function on an empty table (the autouse fixture seeds
+    the same rows for the other tests, so look at what the migration writes)."""
+    from django.apps import apps
+
+    migration = importlib.import_module("membership.migrations.0002_seed_tier_rules")
+    TierRule.objects.all().delete()
+    migration.seed(apps, None)
+    migration.seed(apps, None)  # idempotent, and never overwrites an edited rule
     rules = {r.tier: (r.rate, r.cap_krw, r.uses_per_day) for r in TierRule.objects.all()}
     assert rules == {
         "VIP": (Decimal("0.100"), 50_000, 1),
