@@ -71,7 +71,7 @@ def test_the_migration_seeds_the_tiers_of_domain_md():
     migration = importlib.import_module("membership.migrations.0002_seed_tier_rules")
     TierRule.objects.all().delete()
     migration.seed(apps, None)
-    migration.seed(apps, None)  # idempotent, and never overwrites an edited rule
+    migration.seed(apps, None)  # running it again adds nothing
     rules = {r.tier: (r.rate, r.cap_krw, r.uses_per_day) for r in TierRule.objects.all()}
     assert rules == {
         "VIP": (Decimal("0.100"), 50_000, 1),
