@@ -8,8 +8,8 @@ Here a message is written under a name the reader skips (``.<name>.part``) and r
 into place, which is atomic on the same filesystem, so the reader only ever sees whole
 messages. The same race exists for an exchange's binding table (created empty, then
 filled, while another process reads it): a new table is written aside and linked into
-place, so it exists only with its content. Selected by ``CELERY_BROKER_TRANSPORT`` when
-the broker is ``filesystem://``.
+place, so it exists only with its content. storefront/celery.py makes ``filesystem://``
+mean this transport.
 """
 
 from __future__ import annotations

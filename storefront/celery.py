@@ -5,8 +5,13 @@ from pathlib import Path
 
 from celery import Celery
 from celery.signals import worker_ready
+from kombu.transport import TRANSPORT_ALIASES
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "storefront.settings")
+
+# "filesystem://" (the embedded default broker) means our atomic-write variant of kombu's
+# transport, for every connection this process makes (storefront/broker_filesystem.py).
+TRANSPORT_ALIASES["filesystem"] = "storefront.broker_filesystem:Transport"
 
 app = Celery("storefront")
 app.config_from_object("django.conf:settings", namespace="CELERY")

@@ -121,8 +121,8 @@ else:
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="") or REDIS_URL or "filesystem://"
 CELERY_BROKER_FOLDER = Path(env("CELERY_BROKER_FOLDER", default=str(VAR_DIR / "celery-broker")))
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    # kombu's transport with atomic writes (a worker must never read a half-written file).
-    CELERY_BROKER_TRANSPORT = "storefront.broker_filesystem:Transport"
+    # filesystem:// is served by storefront.broker_filesystem (atomic writes), registered in
+    # storefront/celery.py.
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(CELERY_BROKER_FOLDER),
         "data_folder_out": str(CELERY_BROKER_FOLDER),

@@ -91,3 +91,13 @@ def test_part_files_are_not_read_as_messages(folder):
             queue.get(timeout=0.05)
         queue.close()
     assert (folder / ".1_abc.parts.msg.part").exists()
+
+
+def test_filesystem_urls_use_the_atomic_transport():
+    """``filesystem://`` (make run's default broker) resolves to this transport, while any
+    other URL keeps its own (the broker the settings name is the one used)."""
+    from storefront.celery import app
+
+    assert isinstance(Connection("filesystem://").transport, Transport)
+    assert not isinstance(Connection("memory://").transport, Transport)
+    assert app.conf.broker_transport is None
