@@ -7,3 +7,6 @@ class StorefrontConfig(AppConfig):
 
     name = "storefront"
     verbose_name = "Storefront"
+
+    def ready(self) -> None:
+        from . import partner_subscribers  # noqa: F401  (registers the webhook subscribers)

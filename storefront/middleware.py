@@ -5,6 +5,10 @@ from collections.abc import Callable
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils import translation
+from django.utils.translation.trans_real import parse_accept_lang_header
+
+API_PREFIX = "/api/"
+API_DEFAULT_LANGUAGE = "en"
 
 
 class KoreanFirstLocaleMiddleware:
@@ -21,10 +25,22 @@ class KoreanFirstLocaleMiddleware:
         self.supported = {code for code, _ in settings.LANGUAGES}
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        chosen = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
-        language = chosen if chosen in self.supported else settings.LANGUAGE_CODE
+        if request.path_info.startswith(API_PREFIX):
+            language = self._api_language(request)
+        else:
+            chosen = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
+            language = chosen if chosen in self.supported else settings.LANGUAGE_CODE
         translation.activate(language)
         request.LANGUAGE_CODE = translation.get_language()
         response = self.get_response(request)
         response.headers.setdefault("Content-Language", request.LANGUAGE_CODE)
         return response
+
+    def _api_language(self, request: HttpRequest) -> str:
+        """The partner API (and its schema and docs) speaks English to engineers unless the
+        request's Accept-Language asks for a language we have."""
+        for code, _quality in parse_accept_lang_header(request.headers.get("Accept-Language", "")):
+            base = code.split("-")[0].lower()
+            if base in self.supported:
+                return base
+        return API_DEFAULT_LANGUAGE

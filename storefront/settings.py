@@ -47,6 +47,8 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django.contrib.postgres",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # the API docs' JavaScript and CSS, served locally (no CDN)
     "treebeard",
     "storefront",
     "catalog",
@@ -180,6 +182,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "storefront.tasks.outbox_sweep",
         "schedule": schedule(run_every=OUTBOX_SWEEP_EVERY_SECONDS),
     },
+    "partner-webhook-sweep": {
+        "task": "storefront.tasks.partner_webhook_sweep",
+        "schedule": schedule(run_every=60),
+    },
     "orders-expire-unpaid": {
         "task": "orders.tasks.orders_expire_unpaid",
         "schedule": schedule(run_every=60),
@@ -221,6 +227,39 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=POINTS_RECONCILE_HOUR, minute=10),
     },
 }
+
+# --- Partner API (/api/v1/, docs/api.md) ---------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["storefront.api.auth.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["storefront.api.permissions.PartnerScopePermission"],
+    "DEFAULT_THROTTLE_CLASSES": ["storefront.api.throttles.PartnerRateThrottle"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "storefront.api.pagination.CursorPagination",
+    "EXCEPTION_HANDLER": "storefront.api.errors.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Global Store partner API",
+    "DESCRIPTION": "Catalog, landed-cost quotes and orders for Global Store partners. "
+    "Guide: docs/api.md.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+# Page sizes of list endpoints (?limit=), and each partner's request budget per minute
+# (Partner.rate_limit_per_minute; counted in the cache, Redis in production).
+API_PAGE_SIZE = env.int("API_PAGE_SIZE", default=50)
+API_PAGE_SIZE_MAX = env.int("API_PAGE_SIZE_MAX", default=200)
+# Partner webhooks: timeout per POST, and how long a failing delivery is retried (with
+# exponential backoff from PARTNER_WEBHOOK_BACKOFF_SECONDS up to an hour between tries).
+PARTNER_WEBHOOK_TIMEOUT_SECONDS = env.float("PARTNER_WEBHOOK_TIMEOUT_SECONDS", default=5.0)
+PARTNER_WEBHOOK_BACKOFF_SECONDS = env.int("PARTNER_WEBHOOK_BACKOFF_SECONDS", default=30)
+PARTNER_WEBHOOK_GIVE_UP_HOURS = env.int("PARTNER_WEBHOOK_GIVE_UP_HOURS", default=26)
 
 # --- Auth -------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

@@ -22,6 +22,13 @@ accounts (phone masked), point holds and the points ledger to answer "where are 
 points?". Finance alone moves them: the "retry capture/release" action on holds
 (``membership.change_pointhold``), edits the tier rules, and reads and re-runs the daily
 reconciliation with the carrier. Fulfillment and catalog see nothing of it.
+
+Partner API (storefront/admin.py): customer service and finance see partners (scopes,
+credit limit; the webhook secret only masked) and the webhook log with each attempt, to
+answer "did we tell the partner?"; customer service may "redeliver now" (it re-sends what
+already happened, it moves no money). No group makes, edits or revokes API keys, or edits
+partners (scopes, credit limits, webhook URLs and secrets): those are credentials and
+credit, kept to superusers.
 """
 
 from __future__ import annotations
@@ -45,6 +52,13 @@ _ORDER_VIEW = [
     "orders.view_orderstatuschange",
 ]
 
+# Partners (secret masked) and their webhook deliveries with the attempt log, read-only.
+_PARTNER_WEBHOOK_VIEW = [
+    "storefront.view_partner",
+    "storefront.view_partnerwebhookdelivery",
+    "storefront.view_partnerwebhookattempt",
+]
+
 STAFF_GROUPS: dict[str, list[str]] = {
     CUSTOMER_SERVICE: [
         *_ORDER_VIEW,
@@ -64,6 +78,9 @@ STAFF_GROUPS: dict[str, list[str]] = {
         "membership.view_carrieraccount",
         "membership.view_pointhold",
         "membership.view_pointentry",
+        # "Did the partner get the webhook?": the log, and "redeliver now".
+        *_PARTNER_WEBHOOK_VIEW,
+        "storefront.change_partnerwebhookdelivery",  # the "redeliver now" action only
     ],
     FULFILLMENT: [
         *_ORDER_VIEW,
@@ -126,6 +143,8 @@ STAFF_GROUPS: dict[str, list[str]] = {
         "membership.view_reconciliationrun",
         "membership.change_reconciliationrun",  # "run reconciliation again" only
         "membership.view_reconciliationmismatch",
+        # Partner credit limits and the webhook log, read-only.
+        *_PARTNER_WEBHOOK_VIEW,
     ],
 }
 

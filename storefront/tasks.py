@@ -45,3 +45,42 @@ def outbox_sweep() -> int:
     ``OUTBOX_SWEEP_EVERY_SECONDS``): events whose relay was never enqueued (broker down at
     commit), was lost, or ran out of retries. Returns how many were enqueued."""
     return events.events_relay_due()
+
+
+# --- Partner webhooks (storefront/partners.py) -------------------------------------------
+
+
+@shared_task(
+    name="storefront.tasks.partner_webhook_deliver",
+    acks_late=True,
+    # Only the database going away is retried here; a failing partner endpoint is recorded
+    # as an attempt and retried by the sweep at the delivery's own backoff.
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=5,
+    retry_backoff_max=300,
+    max_retries=5,
+)
+def partner_webhook_deliver(delivery_id: int) -> str:
+    """Send one partner webhook delivery if it is due (idempotent: a delivered or
+    abandoned delivery is left alone, one not yet due waits for the sweep). Returns the
+    delivery's status."""
+    from . import partners
+
+    return partners.partner_webhook_send(delivery_id=delivery_id).status
+
+
+@shared_task(
+    name="storefront.tasks.partner_webhook_sweep",
+    acks_late=True,
+    soft_time_limit=60,
+    time_limit=90,
+)
+def partner_webhook_sweep() -> int:
+    """Enqueue every pending delivery whose next try is due (beat, every minute).
+    Returns how many were enqueued."""
+    from . import partners
+
+    due = partners.partner_webhook_deliveries_due()
+    for delivery_id in due:
+        partner_webhook_deliver.delay(delivery_id)
+    return len(due)

@@ -12,6 +12,7 @@ urlpatterns = [
     path("health/ready/", views.health_ready, name="health-ready"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
+    path("api/", include("storefront.api.urls")),
     path("account/membership/", include("membership.urls")),
     path("account/", include("storefront.accounts.urls")),
     path("", include("orders.urls")),
