@@ -152,6 +152,18 @@ class Order(models.Model):
         on_delete=models.PROTECT,
         related_name="orders",
     )
+    # Placed through the partner API on behalf of the partner's customer (docs/api.md):
+    # charged to the partner's account, visible to that partner only.
+    partner = models.ForeignKey(
+        "storefront.Partner",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="orders",
+    )
+    partner_reference = models.CharField(
+        max_length=100, blank=True, default="", help_text=_("The partner's own order id.")
+    )
     email = models.EmailField()
     status = models.CharField(
         max_length=20, choices=OrderStatus.choices, default=OrderStatus.PENDING_PAYMENT
@@ -223,6 +235,11 @@ class Order(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(discount_krw__lte=F("items_krw")), name="order_discount_within_items"
+            ),
+            models.UniqueConstraint(
+                fields=["partner", "partner_reference"],
+                condition=~Q(partner_reference=""),
+                name="order_partner_reference_unique",
             ),
             models.CheckConstraint(
                 condition=Q(has_cross_border=False)

@@ -212,16 +212,12 @@ def order_place(
             for line in request_lines
         ]
     )
-    needs_customs = any(
-        preview.get(line.product.pk, (0, line.quantity))[1] > 0 for line in request_lines
-    )
-    # A declaration the shopper gave is verified even when the preview says everything ships
-    # from Korea: if another shopper takes the last units first, the order still goes through.
-    declared = customs is not None and bool(customs.pccc or customs.use_saved)
-    verified_pccc = (
-        _verified_pccc(customer_id=customer_id, address=address, customs=customs)
-        if needs_customs or declared
-        else ""
+    verified_pccc = _pccc_for_lines(
+        customer_id=customer_id,
+        address=address,
+        customs=customs,
+        request_lines=request_lines,
+        preview=preview,
     )
 
     now = timezone.now()
@@ -276,6 +272,89 @@ def order_place(
     return order
 
 
+def _pccc_for_lines(
+    *,
+    customer_id: int | None,
+    address: ShippingAddress,
+    customs: CustomsDeclaration | None,
+    request_lines: list[QuoteRequestLine],
+    preview: dict[int, tuple[int, int]],
+) -> str:
+    needs_customs = any(
+        preview.get(line.product.pk, (0, line.quantity))[1] > 0 for line in request_lines
+    )
+    # A declaration the shopper gave is verified even when the preview says everything ships
+    # from Korea: if another shopper takes the last units first, the order still goes through.
+    declared = customs is not None and bool(customs.pccc or customs.use_saved)
+    return (
+        _verified_pccc(customer_id=customer_id, address=address, customs=customs)
+        if needs_customs or declared
+        else ""
+    )
+
+
+def order_pccc_verify(
+    *,
+    customer_id: int | None,
+    address: ShippingAddress,
+    customs: CustomsDeclaration | None,
+    request_lines: list[QuoteRequestLine],
+) -> str:
+    """The first step of ``order_place`` on its own, for callers that place in a
+    transaction of their own (the partner API): the PCCC to freeze, verified with customs
+    for this recipient when any unit would ship cross-border now or a PCCC was declared;
+    ``""`` when none is needed. Raises like ``order_place`` (``PcccRequired``,
+    ``PcccRejected``, ``PcccInvalid``, ``CustomsCheckUnavailable``). Call it outside any
+    transaction: the customs call must never hold row locks."""
+    preview = stock_split_preview(
+        lines=[
+            ReservationRequest(product_id=line.product.pk, quantity=line.quantity)
+            for line in request_lines
+        ]
+    )
+    return _pccc_for_lines(
+        customer_id=customer_id,
+        address=address,
+        customs=customs,
+        request_lines=request_lines,
+        preview=preview,
+    )
+
+
+def order_place_verified(
+    *,
+    email: str,
+    cart_id: int,
+    address: ShippingAddress,
+    verified_pccc: str,
+    actor_type: str,
+    customer_id: int | None = None,
+) -> Order:
+    """The placement transaction of ``order_place`` for a PCCC already verified by
+    ``order_pccc_verify`` (no points, no expected total): the same guarantees (stock
+    reserved, the reserved split priced on the server and frozen, ``PcccRequired`` when
+    units now ship cross-border without a PCCC, a payment row, the first status change by
+    ``actor_type`` and ``order.placed``, the cart emptied). Runs inside the caller's
+    transaction when there is one, so the caller can still refuse and roll it all back."""
+    request_lines = checkout_request_lines(cart_id=cart_id)
+    now = timezone.now()
+    due = now + datetime.timedelta(minutes=settings.ORDER_PAYMENT_WINDOW_MINUTES)
+    return _order_place_held(
+        customer_id=customer_id,
+        email=email,
+        cart_id=cart_id,
+        address=address,
+        request_lines=request_lines,
+        verified_pccc=verified_pccc,
+        expected_total_krw=None,
+        hold=None,
+        number=_new_order_number(now),
+        now=now,
+        due=due,
+        actor_type=actor_type,
+    )
+
+
 def _order_place_held(
     *,
     customer_id: int | None,
@@ -289,6 +368,7 @@ def _order_place_held(
     number: str,
     now: datetime.datetime,
     due: datetime.datetime,
+    actor_type: str | None = None,
 ) -> Order:
     """The placement transaction of ``order_place`` (points, if any, already held)."""
     with transaction.atomic():
@@ -358,9 +438,12 @@ def _order_place_held(
             order=order,
             from_status="",
             to_status=Order.Status.PENDING_PAYMENT,
-            actor_type=OrderStatusChange.ActorType.CUSTOMER
-            if customer_id
-            else OrderStatusChange.ActorType.SYSTEM,
+            actor_type=actor_type
+            or (
+                OrderStatusChange.ActorType.CUSTOMER
+                if customer_id
+                else OrderStatusChange.ActorType.SYSTEM
+            ),
             actor_id=customer_id,
             reason="placed",
         )

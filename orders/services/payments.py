@@ -31,6 +31,10 @@ logger = logging.getLogger(__name__)
 
 Actor = OrderStatusChange.ActorType
 
+# ``Payment.provider`` of an order a partner placed through the API: charged to the
+# partner's account (within its credit limit), never to a card.
+PARTNER_ACCOUNT = "partner_account"
+
 
 class OrderNotCancellable(ApplicationError):
     code = "order_not_cancellable"
@@ -491,32 +495,40 @@ def refund_lines(
 
 def refund_submit(*, refund_id: int) -> Refund:
     """Send a recorded refund to Stripe with its own idempotency key and book the result.
-    Idempotent: a succeeded refund is left alone, a repeat sends the same key."""
+    Idempotent: a succeeded refund is left alone, a repeat sends the same key. A refund of
+    a payment charged to a partner's account (``provider == PARTNER_ACCOUNT``) succeeds at
+    once without Stripe."""
     refund = Refund.objects.select_related("payment__order").get(pk=refund_id)
     if refund.status != Refund.Status.PENDING:
         return refund
-    result = stripe_client.refund_create(
-        payment_intent_id=refund.payment.payment_intent_id,
-        amount_krw=refund.amount_krw,
-        idempotency_key=refund.idempotency_key,
-        metadata={"order_number": refund.payment.order.number, "refund_id": str(refund.pk)},
-    )
+    if refund.payment.provider == PARTNER_ACCOUNT:
+        # Charged to a partner's account: the refund is a credit on that account, booked
+        # at once (no Stripe call, no Stripe refund id).
+        external_id, outcome = None, "succeeded"
+    else:
+        result = stripe_client.refund_create(
+            payment_intent_id=refund.payment.payment_intent_id,
+            amount_krw=refund.amount_krw,
+            idempotency_key=refund.idempotency_key,
+            metadata={"order_number": refund.payment.order.number, "refund_id": str(refund.pk)},
+        )
+        external_id, outcome = result.id, result.status
     with transaction.atomic():
         refund = Refund.objects.select_for_update().get(pk=refund_id)
         if refund.status != Refund.Status.PENDING:
             return refund
         payment = Payment.objects.select_for_update().get(pk=refund.payment_id)
         order = Order.objects.select_for_update().get(pk=payment.order_id)
-        if result.status in ("succeeded", "pending"):
+        if outcome in ("succeeded", "pending"):
             refund.status = Refund.Status.SUCCEEDED
-            refund.stripe_refund_id = result.id
+            refund.stripe_refund_id = external_id
             refund.save(update_fields=["status", "stripe_refund_id", "updated_at"])
             payment.refunded_krw += refund.amount_krw  # the DB refuses more than captured
             payment.save(update_fields=["refunded_krw", "updated_at"])
             _order_after_refund(order=order, payment=payment, refund=refund)
         else:
             refund.status = Refund.Status.FAILED
-            refund.stripe_refund_id = result.id
+            refund.stripe_refund_id = external_id
             refund.save(update_fields=["status", "stripe_refund_id", "updated_at"])
     return refund
 
