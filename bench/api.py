@@ -43,46 +43,11 @@ API_PREFIX = "/api/v1"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    cores = os.cpu_count() or 1
     parser = argparse.ArgumentParser(
         prog="python -m bench.api", description=__doc__.split("\n\n")[0]
     )
-    parser.add_argument("--products", type=int, default=100_000, help="synthetic products")
-    parser.add_argument("--seed", type=int, default=1, help="synthetic catalog seed")
-    parser.add_argument("--duration", type=int, default=20, help="seconds of load per page")
-    parser.add_argument("--warmup", type=int, default=5, help="seconds of warm-up per page")
-    parser.add_argument("--connections", type=int, default=20, help="wrk connections")
-    parser.add_argument("--threads", type=int, default=min(2, cores), help="wrk threads")
-    parser.add_argument(
-        "--workers", type=int, default=2 * cores + 1, help="gunicorn sync workers (2×cores+1)"
-    )
-    parser.add_argument("--port", type=int, default=8301, help="gunicorn port")
+    run.add_load_arguments(parser, port=8301, db="gs_bench_api", pages=PAGES)
     parser.add_argument("--limit", type=int, default=50, help="?limit= of the list pages")
-    parser.add_argument("--db", default="gs_bench_api", help="PostgreSQL database (dropped first)")
-    parser.add_argument(
-        "--pg-url",
-        default=os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432"),
-        help="PostgreSQL server URL without the database name",
-    )
-    parser.add_argument(
-        "--redis-url",
-        default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/6"),
-        help="Redis for the cache and the rate-limit counters (flushed first)",
-    )
-    parser.add_argument(
-        "--pages", default=",".join(PAGES), help=f"comma-separated subset of {','.join(PAGES)}"
-    )
-    parser.add_argument("--keep-db", action="store_true", help="leave the database in place")
-    parser.add_argument(
-        "--skip-import",
-        action="store_true",
-        help="reuse the database of an earlier --keep-db run (bench.run's or this one's)",
-    )
-    parser.add_argument("--no-real", action="store_true", help="do not import the real samples")
-    parser.add_argument(
-        "--no-second-pass", action="store_true", help="import each feed once (no unchanged pass)"
-    )
-    parser.add_argument("--results-dir", type=Path, default=report.RESULTS_DIR)
     return parser.parse_args(argv)
 
 

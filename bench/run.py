@@ -65,11 +65,12 @@ class Page:
     error: str = ""
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
+def add_load_arguments(
+    parser: argparse.ArgumentParser, *, port: int, db: str, pages: tuple[str, ...]
+) -> None:
+    """The options every load benchmark here shares (catalog, load, server, database,
+    Redis, pages, import and results); bench.run and bench.api differ in their defaults."""
     cores = os.cpu_count() or 1
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.run", description=__doc__.split("\n\n")[0]
-    )
     parser.add_argument("--products", type=int, default=100_000, help="synthetic products")
     parser.add_argument("--seed", type=int, default=1, help="synthetic catalog seed")
     parser.add_argument("--duration", type=int, default=20, help="seconds of load per page")
@@ -79,8 +80,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--workers", type=int, default=2 * cores + 1, help="gunicorn sync workers (2×cores+1)"
     )
-    parser.add_argument("--port", type=int, default=8300, help="gunicorn port")
-    parser.add_argument("--db", default="gs_bench", help="PostgreSQL database (dropped first)")
+    parser.add_argument("--port", type=int, default=port, help="gunicorn port")
+    parser.add_argument("--db", default=db, help="PostgreSQL database (dropped first)")
     parser.add_argument(
         "--pg-url",
         default=os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432"),
@@ -89,12 +90,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--redis-url",
         default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/6"),
-        help="Redis for the cache (this database is flushed first)",
+        help="Redis for the cache (and the API's rate-limit counters); flushed first",
     )
     parser.add_argument(
-        "--pages",
-        default="home,category,search,product,minimal",
-        help="comma-separated subset of home,category,search,product,minimal",
+        "--pages", default=",".join(pages), help=f"comma-separated subset of {','.join(pages)}"
     )
     parser.add_argument(
         "--keep-db", action="store_true", help="leave the database in place at the end"
@@ -109,6 +108,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--no-second-pass", action="store_true", help="import each feed once (no unchanged pass)"
     )
     parser.add_argument("--results-dir", type=Path, default=report.RESULTS_DIR)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.run", description=__doc__.split("\n\n")[0]
+    )
+    add_load_arguments(
+        parser,
+        port=8300,
+        db="gs_bench",
+        pages=("home", "category", "search", "product", "minimal"),
+    )
     return parser.parse_args(argv)
 
 
