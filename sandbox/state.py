@@ -7,6 +7,7 @@ share state and a test's reset cannot leak into another server.
 
 from __future__ import annotations
 
+import random
 import threading
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -48,6 +49,9 @@ class Faults:
 
     ``latency_ms`` delays every request until reset. The counters each affect that many
     next requests, one counter per request, checked in the order timeout, fail, malformed.
+    ``fail_ratio`` (0 to 1) then fails that share of the remaining requests with
+    ``fail_status``, drawn from a generator seeded with ``fail_seed`` (reseeded on every
+    fault change), so a run is repeatable.
     """
 
     latency_ms: int = 0
@@ -56,6 +60,15 @@ class Faults:
     timeout_next: int = 0
     timeout_seconds: float = 30.0
     malformed_next: int = 0
+    fail_ratio: float = 0.0
+    fail_seed: int = 0
+
+    def __post_init__(self) -> None:
+        self._random = random.Random(self.fail_seed)
+
+    def draw_fail(self) -> bool:
+        """Whether ``fail_ratio`` fails the current request (consumes one draw)."""
+        return self.fail_ratio > 0 and self._random.random() < self.fail_ratio
 
     def update(self, changes: Mapping[str, Any]) -> None:
         known = {f.name for f in fields(self)}
@@ -72,11 +85,17 @@ class Faults:
                     raise ControlError(f"timeout_seconds must be in (0, {MAX_TIMEOUT_SECONDS}]")
                 setattr(self, name, float(value))
                 continue
+            if name == "fail_ratio":
+                if value > 1:
+                    raise ControlError("fail_ratio must be between 0 and 1")
+                setattr(self, name, float(value))
+                continue
             if value != int(value):
                 raise ControlError(f"{name} must be a whole number")
             if name == "fail_status" and not 500 <= value <= 599:
                 raise ControlError("fail_status must be a 5xx status")
             setattr(self, name, int(value))
+        self._random = random.Random(self.fail_seed)
 
 
 @dataclass(frozen=True)
@@ -123,6 +142,8 @@ class ServiceRuntime:
             elif faults.malformed_next:
                 faults.malformed_next -= 1
                 action = "malformed"
+            elif faults.draw_fail():
+                action = "fail"
             self.request_count += 1
             self.journal.append(
                 {"method": method, "path": path, "query": dict(query), "fault": action}

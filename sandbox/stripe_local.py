@@ -35,6 +35,7 @@ import contextlib
 import functools
 import json
 import logging
+import random
 import time
 import warnings
 from collections import OrderedDict, deque
@@ -108,6 +109,9 @@ class Faults:
     ``timeout_next`` holds the request ``timeout_seconds`` then answers 504 without applying
     it; ``fail_next`` answers ``fail_status`` (429 or 5xx) without applying it;
     ``drop_next`` applies the request, then closes the connection without answering.
+    ``fail_ratio`` (0 to 1) then fails that share of the remaining requests like
+    ``fail_next``, drawn from a generator seeded with ``fail_seed`` (reseeded on every
+    fault change), so a run is repeatable.
     """
 
     latency_ms: int = 0
@@ -116,6 +120,11 @@ class Faults:
     timeout_next: int = 0
     timeout_seconds: float = 30.0
     drop_next: int = 0
+    fail_ratio: float = 0.0
+    fail_seed: int = 0
+
+    def __post_init__(self) -> None:
+        self._random = random.Random(self.fail_seed)
 
     def update(self, changes: Mapping[str, Any]) -> None:
         """Merge ``changes``, all or nothing; ``ControlError`` names what is wrong."""
@@ -132,6 +141,11 @@ class Faults:
                     raise ControlError(f"timeout_seconds must be in (0, {MAX_TIMEOUT_SECONDS}]")
                 merged[name] = float(value)
                 continue
+            if name == "fail_ratio":
+                if value > 1:
+                    raise ControlError("fail_ratio must be between 0 and 1")
+                merged[name] = float(value)
+                continue
             if value != int(value):
                 raise ControlError(f"{name} must be a whole number")
             if name == "fail_status" and not (value == 429 or 500 <= value <= 599):
@@ -139,6 +153,7 @@ class Faults:
             merged[name] = int(value)
         for name, value in merged.items():
             setattr(self, name, value)
+        self._random = random.Random(self.fail_seed)
 
     def take(self) -> str | None:
         """Consume one counter for the current request; the fault it gets, if any."""
@@ -146,6 +161,8 @@ class Faults:
             if getattr(self, f"{name}_next") > 0:
                 setattr(self, f"{name}_next", getattr(self, f"{name}_next") - 1)
                 return name
+        if self.fail_ratio > 0 and self._random.random() < self.fail_ratio:
+            return "fail"
         return None
 
 
