@@ -6,11 +6,15 @@ mode, a filesystem Celery broker, local-memory cache, console email and the loca
 Production sets DATABASE_URL, REDIS_URL and the real service URLs; nothing else differs.
 """
 
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import environ
 from celery.schedules import crontab, schedule
+from csp.constants import NONCE as CSP_NONCE
+from csp.constants import NONE as CSP_NONE
+from csp.constants import SELF as CSP_SELF
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -22,6 +26,16 @@ env = environ.Env()
 def env_decimal(name: str, default: str) -> Decimal:
     """A Decimal setting (money and rates are never floats)."""
     return Decimal(env(name, default=default))
+
+
+def env_bool_unless_empty(name: str, default: bool) -> bool:
+    """A boolean setting whose empty value (as copied from .env.example) means the default."""
+    return default if env(name, default="") == "" else env.bool(name)
+
+
+def env_int_unless_empty(name: str, default: int) -> int:
+    """An integer setting whose empty value means the default."""
+    return default if env(name, default="") == "" else env.int(name)
 
 
 # A local .env (not committed) may hold developer overrides; the real environment wins.
@@ -50,6 +64,9 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # the API docs' JavaScript and CSS, served locally (no CDN)
     "treebeard",
+    "axes",  # admin login lockout (security block below)
+    "django_otp",  # optional TOTP for staff at the admin login
+    "django_otp.plugins.otp_totp",
     "storefront",
     "catalog",
     "orders",
@@ -59,14 +76,21 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # First after the HTTPS redirect, so every log line of the request carries its id.
+    "storefront.middleware.RequestIdMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "storefront.middleware.KoreanFirstLocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "storefront.middleware.StaffOtpRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "storefront.middleware.ContentSecurityPolicyMiddleware",
+    # Last, as django-axes requires: turns a locked-out admin login into its lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "storefront.urls"
@@ -85,6 +109,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "storefront.context_processors.site",
                 "orders.context_processors.cart",
+                "csp.context_processors.nonce",  # {{ CSP_NONCE }} for the rare inline script
             ],
         },
     },
@@ -303,24 +328,38 @@ vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Global Store <no-reply@globalstore.test>")
 
 # --- Logging ----------------------------------------------------------------------------
+# One JSON object per line (storefront/logging.py: time, level, logger, message,
+# request_id, exc) for log shippers; LOG_FORMAT=plain gives the same fields as text.
+LOG_FORMAT = env("LOG_FORMAT", default="json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    # Every handler masks PCCCs (DOMAIN.md: never logged).
-    "filters": {"redact_pccc": {"()": "orders.pccc.PcccRedactingFilter"}},
+    "formatters": {
+        "json": {"()": "storefront.logging.JsonFormatter"},
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+    },
+    # Every handler masks PCCCs (DOMAIN.md: never logged) and tags the request id.
+    "filters": {
+        "redact_pccc": {"()": "orders.pccc.PcccRedactingFilter"},
+        "request_id": {"()": "storefront.logging.RequestIdFilter"},
+    },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "formatter": "plain",
-            "filters": ["redact_pccc"],
+            "formatter": "plain" if LOG_FORMAT == "plain" else "json",
+            "filters": ["request_id", "redact_pccc"],
         }
     },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     # httpx logs every request URL at INFO, query string and credentials included (API keys
     # of external services): keep only its warnings. Clients log redacted URLs themselves.
-    "loggers": {"httpx": {"level": "WARNING"}},
+    # The stripe library logs whole API responses at DEBUG, PaymentIntent client secrets
+    # included: never below INFO (request lines and status codes).
+    "loggers": {"httpx": {"level": "WARNING"}, "stripe": {"level": "INFO"}},
 }
+# Celery workers and beat keep this configuration (JSON, PCCC masking) instead of replacing
+# the root logger's handlers with their own.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # --- Global Store -----------------------------------------------------------------------
 # Public base URL of the shop, for links in emails (no trailing slash needed).
@@ -406,3 +445,81 @@ FX_SEED_USD_KRW = env_decimal("FX_SEED_USD_KRW", "1390.00")
 # personal-use limits are data on the customs classes).
 CART_MAX_LINE_QUANTITY = env.int("CART_MAX_LINE_QUANTITY", default=20)
 CART_MAX_LINES = env.int("CART_MAX_LINES", default=50)
+
+# --- Security (docs/security.md) --------------------------------------------------------
+# HTTPS: on by default when the shop's public URL is https (production); `make run`, the
+# tests and the benchmark serve plain HTTP on the embedded defaults and keep it off. Each
+# switch can be set on its own. `manage.py check --deploy --fail-level WARNING` passes with
+# production values (tests/security/test_deploy_settings.py).
+HTTPS_ONLY = SITE_URL.startswith("https://")
+SECURE_SSL_REDIRECT = env_bool_unless_empty("DJANGO_SECURE_SSL_REDIRECT", HTTPS_ONLY)
+# Load-balancer health checks speak plain HTTP to the web process.
+SECURE_REDIRECT_EXEMPT = [r"^health/"]
+SESSION_COOKIE_SECURE = env_bool_unless_empty("DJANGO_SESSION_COOKIE_SECURE", HTTPS_ONLY)
+CSRF_COOKIE_SECURE = env_bool_unless_empty("DJANGO_CSRF_COOKIE_SECURE", HTTPS_ONLY)
+SECURE_HSTS_SECONDS = env_int_unless_empty(
+    "DJANGO_SECURE_HSTS_SECONDS", 31536000 if HTTPS_ONLY else 0
+)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool_unless_empty(
+    "DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", True
+)
+SECURE_HSTS_PRELOAD = env_bool_unless_empty("DJANGO_SECURE_HSTS_PRELOAD", False)
+# Preloading is a one-way door (browsers' built-in lists), so it is opt-in; its deploy
+# warning is silenced only while it is deliberately off.
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+# Behind a TLS-terminating proxy: "HTTP_X_FORWARDED_PROTO,https" (only if the proxy always
+# sets that header, overwriting the client's). Empty: not behind such a proxy.
+_proxy_ssl_header = env.list("DJANGO_SECURE_PROXY_SSL_HEADER", default=[])
+SECURE_PROXY_SSL_HEADER = tuple(_proxy_ssl_header) if _proxy_ssl_header else None
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+
+
+# Content-Security-Policy (django-csp 4, storefront.middleware.ContentSecurityPolicyMiddleware):
+# only the app itself, and no inline script or style without the request's nonce
+# ({{ request.csp_nonce }}). The payment page alone also allows Stripe.js (its script, card
+# frames and API calls): CSP_STRIPE_ORIGINS, or when empty the origin of STRIPE_JS_URL
+# (localstripe in development) plus, for the real https://js.stripe.com, the origins Stripe
+# documents for Stripe.js (https://api.stripe.com, https://hooks.stripe.com for 3D Secure).
+CSP_STRIPE_ORIGINS = env.list("CSP_STRIPE_ORIGINS", default=[])
+# Product pictures are hot-linked from the catalog feed's hosts.
+CSP_IMG_ORIGINS = env.list("CSP_IMG_ORIGINS", default=["https:"])
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [CSP_SELF],
+        "script-src": [CSP_SELF, CSP_NONCE],
+        "style-src": [CSP_SELF, CSP_NONCE],
+        "img-src": [CSP_SELF, "data:", *CSP_IMG_ORIGINS],
+        "font-src": [CSP_SELF],
+        "connect-src": [CSP_SELF],
+        "frame-src": [CSP_NONE],
+        "frame-ancestors": [CSP_NONE],
+        "form-action": [CSP_SELF],
+        "base-uri": [CSP_SELF],
+        "object-src": [CSP_NONE],
+    },
+}
+
+# Admin login lockout (django-axes): after AXES_FAILURE_LIMIT failed admin logins for one
+# username from one IP, that pair is refused (even with the right password) for
+# AXES_COOLOFF_MINUTES. Admin only: the shopper login (storefront/accounts) has its own
+# limiter (LOGIN_RATE_LIMIT_*); axes records admin logins only (storefront/admin_login.py),
+# so no attempt is counted twice.
+AUTHENTICATION_BACKENDS = [
+    "storefront.admin_login.AdminAxesBackend",  # django-axes' AxesStandaloneBackend
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_ONLY_ADMIN_SITE = True
+AXES_HANDLER = "storefront.admin_login.AdminOnlyAxesHandler"
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=30))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# The attempt log stores the username tried, never the password.
+AXES_SENSITIVE_PARAMETERS = ["password", "otp_token"]
+# Staff with a confirmed TOTP device (django-otp, enrolled in the admin) enter a token at
+# the admin login; staff without one log in with their password as before.
+OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", default="Global Store")

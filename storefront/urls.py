@@ -5,6 +5,11 @@ from django.contrib import admin
 from django.urls import include, path
 
 from . import views
+from .admin_login import LOGIN_TEMPLATE, OptionalOtpAdminAuthenticationForm
+
+# Staff with a TOTP device enter a token at the admin login (storefront/admin_login.py).
+admin.site.login_form = OptionalOtpAdminAuthenticationForm
+admin.site.login_template = LOGIN_TEMPLATE
 
 urlpatterns = [
     path("", views.home, name="home"),

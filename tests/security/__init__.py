@@ -1,0 +1,1 @@
+"""Security of the production settings, headers, admin login, logs and ownership."""
