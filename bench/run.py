@@ -120,6 +120,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         db="gs_bench",
         pages=("home", "category", "search", "product", "minimal"),
     )
+    parser.add_argument(
+        "--no-page-cache",
+        action="store_true",
+        help="serve with bench.nocache_settings: no page or product-card cache (uncached figures)",
+    )
     return parser.parse_args(argv)
 
 
@@ -490,7 +495,9 @@ def main(argv: list[str] | None = None) -> int:
     started = datetime.now(UTC)
     database_url = f"{args.pg_url.rstrip('/')}/{args.db}"
     environment = {
-        "DJANGO_SETTINGS_MODULE": "storefront.settings",
+        "DJANGO_SETTINGS_MODULE": (
+            "bench.nocache_settings" if args.no_page_cache else "storefront.settings"
+        ),
         "DATABASE_URL": database_url,
         "REDIS_URL": args.redis_url,
         "DJANGO_DEBUG": "0",

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_safe
 from fulfillment import selectors as stock_selectors
 
 from . import selectors
+from .cache import page_serve
 from .forms import ProductFilterForm, ProductFilters
 from .models import Category, Product
 from .templatetags.catalog_tags import web_url
@@ -78,22 +79,32 @@ def _search(
 @require_safe
 def category(request: HttpRequest, slug: str) -> HttpResponse:
     """A category's products (its descendants' too), its child categories and the trail
-    of its ancestors, with the price, fast-delivery and sort filters."""
-    current = selectors.category_get_by_slug(slug=slug)
-    form = ProductFilterForm(request.GET, with_category=False)
-    filters = form.filters()
-    fx = selectors.fx_rate_current()
-    listing = _paginate(request, _search(filters, category=current, fx_rate=fx.rate))
-    context = {
-        "category": current,
-        "ancestors": selectors.category_ancestors(category=current),
-        "children": selectors.category_children(category=current),
-        "form": form,
-        "listing": listing,
-        "page_obj": listing.page,
-        "fx_rate": fx.rate,
-    }
-    return render(request, "catalog/category.html", context)
+    of its ancestors, with the price, fast-delivery and sort filters. Anonymous visitors
+    share a cached copy (``catalog.cache``), except with the fast-delivery filter, whose
+    list itself changes with stock."""
+
+    def build(extra: dict) -> tuple[HttpResponse, list[Product]]:
+        current = selectors.category_get_by_slug(slug=slug)
+        form = ProductFilterForm(request.GET, with_category=False)
+        filters = form.filters()
+        fx = selectors.fx_rate_current()
+        listing = _paginate(request, _search(filters, category=current, fx_rate=fx.rate))
+        context = {
+            "category": current,
+            "ancestors": selectors.category_ancestors(category=current),
+            "children": selectors.category_children(category=current),
+            "form": form,
+            "listing": listing,
+            "page_obj": listing.page,
+            "fx_rate": fx.rate,
+            **extra,
+        }
+        response = render(request, "catalog/category.html", context)
+        return response, list(listing.page)
+
+    # Not "fast": that list itself changes with stock.
+    params = frozenset({"page", "sort", "min_price", "max_price"})
+    return page_serve(request, view="catalog:category", build=build, params=params)
 
 
 @require_safe
@@ -118,20 +129,25 @@ def search(request: HttpRequest) -> HttpResponse:
 def product(request: HttpRequest, asin: str) -> HttpResponse:
     """A product page: gallery, details, price in won, the delivery promise and, when it
     ships across the border, the estimated import fees for one unit. Unknown or inactive
-    ASIN → 404."""
-    item = selectors.product_get_for_shopper(asin=asin)
-    fx = selectors.fx_rate_current()
-    promise = stock_selectors.delivery_promise(domestic_units=item.domestic_available)
-    context = {
-        "product": item,
-        "images": [url for url in item.image_urls if web_url(url)],
-        "trail": selectors.category_trail(category=item.category),
-        "fx_rate": fx.rate,
-        "promise": promise,
-        "import_fees": None
-        if promise.domestic
-        else selectors.product_import_fees_estimate(product=item),
-        # Month and weekday names come from Django's own Korean/English catalogs.
-        "delivery_date_format": pgettext("delivery date format", "D, M j"),
-    }
-    return render(request, "catalog/product.html", context)
+    ASIN → 404. Anonymous visitors share a cached copy (``catalog.cache``)."""
+
+    def build(extra: dict) -> tuple[HttpResponse, list[Product]]:
+        item = selectors.product_get_for_shopper(asin=asin)
+        fx = selectors.fx_rate_current()
+        promise = stock_selectors.delivery_promise(domestic_units=item.domestic_available)
+        context = {
+            "product": item,
+            "images": [url for url in item.image_urls if web_url(url)],
+            "trail": selectors.category_trail(category=item.category),
+            "fx_rate": fx.rate,
+            "promise": promise,
+            "import_fees": None
+            if promise.domestic
+            else selectors.product_import_fees_estimate(product=item),
+            # Month and weekday names come from Django's own Korean/English catalogs.
+            "delivery_date_format": pgettext("delivery date format", "D, M j"),
+            **extra,
+        }
+        return render(request, "catalog/product.html", context), [item]
+
+    return page_serve(request, view="catalog:product", build=build, customs_rate=True)

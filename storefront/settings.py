@@ -174,6 +174,9 @@ CELERY_TIMEZONE = "Asia/Seoul"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 FX_REFRESH_SECONDS = env.int("FX_REFRESH_SECONDS", default=3600)
+# Anonymous home, category and product pages are cached at most this long (catalog/cache.py;
+# price, stock and FX changes show at once anyway). 0 turns the page and card caches off.
+CATALOG_PAGE_CACHE_SECONDS = env.int("CATALOG_PAGE_CACHE_SECONDS", default=300)
 # Domain-event outbox (docs/events.md): an event not dispatched this many seconds after it
 # was published is enqueued again by the sweep; failed runs back off, doubling up to the max.
 OUTBOX_SWEEP_AFTER_SECONDS = env.int("OUTBOX_SWEEP_AFTER_SECONDS", default=60)

@@ -22,6 +22,7 @@ from kombu import Connection
 from redis import Redis
 
 from catalog import selectors as catalog_selectors
+from catalog.cache import page_serve
 
 logger = logging.getLogger(__name__)
 
@@ -38,14 +39,22 @@ def home(request: HttpRequest) -> HttpResponse:
     """New and popular products (``CATALOG_PAGE_SIZE`` of each) and the top-level
     categories."""
     size = settings.CATALOG_PAGE_SIZE
-    fx = catalog_selectors.fx_rate_current()
-    context = {
-        "newest": catalog_selectors.products_newest(limit=size),
-        "popular": catalog_selectors.products_popular(limit=size),
-        "categories": catalog_selectors.category_roots(),
-        "fx_rate": fx.rate,
-    }
-    return render(request, "storefront/home.html", context)
+
+    def build(extra: dict) -> tuple[HttpResponse, list]:
+        fx = catalog_selectors.fx_rate_current()
+        newest = catalog_selectors.products_newest(limit=size)
+        popular = catalog_selectors.products_popular(limit=size)
+        context = {
+            "newest": newest,
+            "popular": popular,
+            "categories": catalog_selectors.category_roots(),
+            "fx_rate": fx.rate,
+            **extra,
+        }
+        return render(request, "storefront/home.html", context), [*newest, *popular]
+
+    # Anonymous visitors share a cached copy (catalog.cache: price, stock, FX checked).
+    return page_serve(request, view="home", build=build)
 
 
 @never_cache
