@@ -30,6 +30,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
@@ -63,6 +64,9 @@ class Page:
     description: str
     paths: list[str] = field(default_factory=list)
     error: str = ""
+    # Request every path once before the warm-up, so the measured run finds each page in
+    # the page cache (the steady state of pages visited in the last few minutes).
+    visit_all_first: bool = False
 
 
 def add_load_arguments(
@@ -118,7 +122,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser,
         port=8300,
         db="gs_bench",
-        pages=("home", "category", "search", "product", "minimal"),
+        pages=("home", "category", "search", "product", "product-warm", "minimal"),
     )
     parser.add_argument(
         "--no-page-cache",
@@ -351,7 +355,7 @@ def pages_plan(*, wanted: list[str], seed: int) -> list[Page]:
                 base = reverse("catalog:search")
                 page.description = f"search `{base}?q=` ({len(SEARCH_TERMS)} queries in turn)"
                 page.paths = [f"{base}?q={quote(term)}" for term in SEARCH_TERMS]
-            elif name == "product":
+            elif name in ("product", "product-warm"):
                 asins = list(
                     Product.objects.filter(is_active=True)
                     .order_by("id")
@@ -359,6 +363,9 @@ def pages_plan(*, wanted: list[str], seed: int) -> list[Page]:
                 )
                 sample = random.Random(seed).sample(asins, min(PRODUCT_SAMPLE, len(asins)))
                 page.description = f"product pages ({len(sample):,} products in turn)"
+                if name == "product-warm":
+                    page.description += ", each visited once before the warm-up"
+                    page.visit_all_first = True
                 page.paths = [reverse("catalog:product", kwargs={"asin": a}) for a in sample]
             elif name == "minimal":
                 page.description = "minimal view `/health/live/` (the ceiling)"
@@ -465,6 +472,13 @@ def page_measure(*, args: argparse.Namespace, page: Page) -> dict:
             return {**entry, "ok": False, "error": f"HTTP {status} for {path}"}
     paths_file = WORK_DIR / f"paths-{page.name}.txt"
     paths_file.write_text("\n".join(page.paths) + "\n", "utf-8")
+    if page.visit_all_first:
+        base = f"http://127.0.0.1:{args.port}"
+        with ThreadPoolExecutor(max_workers=args.workers) as pool:
+            statuses = list(pool.map(lambda path: _get_status(base + path), page.paths))
+        failed = len(statuses) - statuses.count(200)
+        if failed:
+            return {**entry, "ok": False, "error": f"{failed} paths did not answer 200"}
     if args.warmup > 0:
         wrk_run(args=args, paths_file=paths_file, seconds=args.warmup)
     loadavg = os.getloadavg()[0]

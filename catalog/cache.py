@@ -31,11 +31,21 @@ When a cached page is not served (it is rendered again instead):
   cached: a made-up query string gets a rendered page and leaves nothing behind.
 - The **date** (Seoul) and the **language** are part of the key: delivery promises are
   dated, pages are translated.
+
+The checks above cost a Redis round trip and a query per hit. A busy page is asked for
+many times a second, so each web process also keeps the pages it checked in its own
+memory (``_recent``, at most ``RECENT_PAGES``) and serves such a page again without any
+check for ``CATALOG_PAGE_RECHECK_SECONDS`` (1 s by default; 0 checks every request).
+So a change to price, stock, FX or content shows within that window in every process
+(at once in the process that made an explicit invalidation), never later.
 """
 
 from __future__ import annotations
 
 import hashlib
+import threading
+import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -53,6 +63,13 @@ PAGE_KEY = "catalog:page:{digest}"
 CSRF_PLACEHOLDER = "gsCsrfTokenPlaceholderQx7Zk"
 
 
+# Pages this process checked recently: key → (monotonic time of the check, html).
+RECENT_PAGES = 256
+_recent: OrderedDict[str, tuple[float, str]] = OrderedDict()
+_recent_lock = threading.Lock()
+_clock = time.monotonic  # tests move it
+
+
 def page_cache_seconds() -> int:
     """How long a cached page may live at most (``CATALOG_PAGE_CACHE_SECONDS``; 0 turns
     the page cache off)."""
@@ -67,8 +84,48 @@ class CachedPage:
     signature: tuple
 
 
+def page_recheck_seconds() -> float:
+    """How long this process may serve a page it checked without checking again
+    (``CATALOG_PAGE_RECHECK_SECONDS``)."""
+    return float(getattr(settings, "CATALOG_PAGE_RECHECK_SECONDS", 1.0))
+
+
+def recent_clear() -> None:
+    """Forget the pages this process checked (the next request checks again)."""
+    with _recent_lock:
+        _recent.clear()
+
+
+def _recent_get(key: str) -> str | None:
+    window = page_recheck_seconds()
+    if window <= 0:
+        return None
+    with _recent_lock:
+        found = _recent.get(key)
+        if found is None:
+            return None
+        if _clock() - found[0] >= window:
+            del _recent[key]
+            return None
+        _recent.move_to_end(key)
+        return found[1]
+
+
+def _recent_put(key: str, html: str) -> None:
+    if page_recheck_seconds() <= 0:
+        return
+    with _recent_lock:
+        _recent[key] = (_clock(), html)
+        _recent.move_to_end(key)
+        while len(_recent) > RECENT_PAGES:
+            _recent.popitem(last=False)
+
+
 def pages_invalidate() -> None:
-    """Make every cached catalog page stale (bump the version in the key)."""
+    """Make every cached catalog page stale (bump the version in the key); this process
+    forgets its recently checked pages at once, the others within
+    ``CATALOG_PAGE_RECHECK_SECONDS``."""
+    recent_clear()
     try:
         cache.incr(VERSION_KEY)
     except ValueError:  # not there yet (or evicted): start from the clock, an integer
@@ -214,12 +271,16 @@ def page_serve(
     if not page_cacheable(request) or not set(request.GET) <= params:
         return build({})[0]
     key = _page_key(request, view=view)
+    html = _recent_get(key)
+    if html is not None:
+        return _respond(request, html)
     entry, conditions = _lookup(key, customs_rate=customs_rate)
     if (
         isinstance(entry, CachedPage)
         and entry.conditions == conditions
         and products_signature(entry.product_ids) == entry.signature
     ):
+        _recent_put(key, entry.html)
         return _respond(request, entry.html)
     response, products = build({"csrf_token": CSRF_PLACEHOLDER})
     html = response.content.decode(response.charset)
@@ -234,4 +295,5 @@ def page_serve(
         signature=signature_of(products),
     )
     cache.set(key, entry, page_cache_seconds())
+    _recent_put(key, html)
     return _respond(request, html)

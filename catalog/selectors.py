@@ -32,6 +32,7 @@ FX_CACHE_KEY = "catalog:fx:{kind}"
 FX_CACHE_SECONDS = 60
 CATEGORY_ROOTS_CACHE_KEY = "catalog:category-roots"
 CATEGORY_ROOTS_CACHE_SECONDS = 300
+CATEGORY_NAV_CACHE_KEY = "catalog:category-nav"
 
 SORTS = ("relevance", "price_asc", "price_desc", "newest", "rating")
 DEFAULT_SORT = "relevance"
@@ -101,10 +102,29 @@ def category_roots() -> list[Category]:
     return roots
 
 
+@dataclass(frozen=True)
+class NavLink:
+    """A top-level category as the header and the home page link to it."""
+
+    name: str
+    url: str
+
+
+def category_nav_links() -> list[NavLink]:
+    """The top-level categories as links (name and URL), for the navigation on every
+    page: cached like ``category_roots`` but as plain pairs, so a page neither unpickles
+    model instances nor reverses a URL per category."""
+    links = cache.get(CATEGORY_NAV_CACHE_KEY)
+    if links is None:
+        links = [NavLink(root.name, root.get_absolute_url()) for root in category_roots()]
+        cache.set(CATEGORY_NAV_CACHE_KEY, links, CATEGORY_ROOTS_CACHE_SECONDS)
+    return links
+
+
 def category_cache_clear() -> None:
     """Forget the cached categories and every cached catalog page (called at the end of
     each feed import and on category edits in the admin)."""
-    cache.delete(CATEGORY_ROOTS_CACHE_KEY)
+    cache.delete_many([CATEGORY_ROOTS_CACHE_KEY, CATEGORY_NAV_CACHE_KEY])
     page_cache.pages_invalidate()
 
 

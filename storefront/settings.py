@@ -137,7 +137,8 @@ REDIS_URL = env("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Django's RedisCache, reusing one client per pool (storefront/cache_redis.py).
+            "BACKEND": "storefront.cache_redis.ReusingRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "globalstore",
         }
@@ -177,6 +178,10 @@ FX_REFRESH_SECONDS = env.int("FX_REFRESH_SECONDS", default=3600)
 # Anonymous home, category and product pages are cached at most this long (catalog/cache.py;
 # price, stock and FX changes show at once anyway). 0 turns the page and card caches off.
 CATALOG_PAGE_CACHE_SECONDS = env.int("CATALOG_PAGE_CACHE_SECONDS", default=300)
+# A web process serves a cached page it checked (price, stock, FX, version) less than this
+# many seconds ago from its own memory, without asking Redis or PostgreSQL again: changes
+# show within this window. 0 checks on every request.
+CATALOG_PAGE_RECHECK_SECONDS = env.float("CATALOG_PAGE_RECHECK_SECONDS", default=1.0)
 # Domain-event outbox (docs/events.md): an event not dispatched this many seconds after it
 # was published is enqueued again by the sweep; failed runs back off, doubling up to the max.
 OUTBOX_SWEEP_AFTER_SECONDS = env.int("OUTBOX_SWEEP_AFTER_SECONDS", default=60)

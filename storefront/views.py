@@ -47,7 +47,7 @@ def home(request: HttpRequest) -> HttpResponse:
         context = {
             "newest": newest,
             "popular": popular,
-            "categories": catalog_selectors.category_roots(),
+            "categories": catalog_selectors.category_nav_links(),
             "fx_rate": fx.rate,
             **extra,
         }

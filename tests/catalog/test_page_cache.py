@@ -16,6 +16,7 @@ from django.db.models import F
 from django.test import Client
 from django.urls import reverse
 
+from catalog import cache as page_cache
 from catalog.models import ExchangeRate, Product
 from catalog.selectors import category_cache_clear, fx_cache_clear
 from fulfillment.models import Stock
@@ -248,3 +249,84 @@ def test_the_content_version_can_be_bumped_again_and_again(item):
         Product.objects.filter(pk=item.pk).update(title=f"Puzzle edition {n}")
         category_cache_clear()
         assert f"Puzzle edition {n}" in text(Client().get(url))
+
+
+# --- The recheck window: a process re-serves a page it checked without checking again ---
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch, settings):
+    settings.CATALOG_PAGE_RECHECK_SECONDS = 1.0
+    fake = FakeClock()
+    monkeypatch.setattr(page_cache, "_clock", fake)
+    return fake
+
+
+@pytest.mark.parametrize("page", ["home", "category", "product"])
+def test_within_the_window_a_page_is_served_without_redis_or_sql(
+    page, item, clock, django_assert_num_queries, monkeypatch
+):
+    url = pages(item)[page]
+    first = text(Client().get(url))
+    clock.now += 0.5
+
+    def no_cache_lookup(*args, **kwargs):
+        raise AssertionError("the shared cache was asked within the window")
+
+    monkeypatch.setattr(page_cache, "_lookup", no_cache_lookup)
+    with django_assert_num_queries(0):
+        second = text(Client().get(url))
+    assert TOKEN.sub("", first) == TOKEN.sub("", second)
+    assert TOKEN.search(second)[1] != TOKEN.search(first)[1]  # each visitor's own token
+
+
+@pytest.mark.parametrize("page", ["home", "category", "product"])
+def test_a_price_change_shows_once_the_window_is_over(page, item, clock):
+    url = pages(item)[page]
+    assert "30,800" in text(Client().get(url))
+    Product.objects.filter(pk=item.pk).update(source_price_usd=Decimal("30.00"))
+    clock.now += 0.5
+    assert "30,800" in text(Client().get(url))  # still inside the 1 s window
+    clock.now += 0.5
+    again = text(Client().get(url))
+    assert "46,200" in again
+    assert "30,800" not in again
+
+
+def test_a_stock_change_shows_once_the_window_is_over(item, clock):
+    url = pages(item)["product"]
+    assert "delivery-fast" in text(Client().get(url))
+    Stock.objects.filter(product=item).update(reserved=F("on_hand"))
+    clock.now += 1.0
+    assert "delivery-fast" not in text(Client().get(url))
+
+
+def test_an_invalidation_in_this_process_shows_at_once(item, clock):
+    url = pages(item)["product"]
+    assert "30,800" in text(Client().get(url))
+    ExchangeRateFactory(kind=ExchangeRate.Kind.SELLING, rate=Decimal("1500"))
+    fx_cache_clear()  # the FX refresh's on_commit: forgets this process's pages too
+    assert "33,000" in text(Client().get(url))
+
+
+def test_a_zero_window_checks_every_request(item, settings, django_assert_num_queries):
+    settings.CATALOG_PAGE_RECHECK_SECONDS = 0
+    url = pages(item)["home"]
+    text(Client().get(url))
+    with django_assert_num_queries(1):  # the freshness query, every time
+        text(Client().get(url))
+
+
+def test_the_window_keeps_a_bounded_number_of_pages(item, clock, monkeypatch):
+    monkeypatch.setattr(page_cache, "RECENT_PAGES", 2)
+    for url in pages(item).values():
+        text(Client().get(url))
+    assert len(page_cache._recent) == 2

@@ -247,6 +247,31 @@ def test_category_roots_are_sorted_by_name_and_cached(django_assert_num_queries)
         selectors.category_roots()
 
 
+def test_nav_links_are_the_roots_by_name_with_their_urls_cached_until_cleared(
+    django_assert_num_queries,
+):
+    CategoryFactory(name="Toys", slug="toys")
+    CategoryFactory(name="Books", slug="books")
+    with django_assert_num_queries(1):
+        links = selectors.category_nav_links()
+    assert links == [
+        selectors.NavLink("Books", reverse_category("books")),
+        selectors.NavLink("Toys", reverse_category("toys")),
+    ]
+    with django_assert_num_queries(0):
+        assert selectors.category_nav_links() == links
+    CategoryFactory(name="Apps", slug="apps")
+    assert [link.name for link in selectors.category_nav_links()] == ["Books", "Toys"]
+    selectors.category_cache_clear()  # what the importer and the category admin call
+    assert [link.name for link in selectors.category_nav_links()] == ["Apps", "Books", "Toys"]
+
+
+def reverse_category(slug: str) -> str:
+    from django.urls import reverse
+
+    return reverse("catalog:category", kwargs={"slug": slug})
+
+
 def test_import_fees_use_the_customs_rate_and_the_freight_for_the_weight():
     ExchangeRateFactory(kind=ExchangeRate.Kind.SELLING, rate=Decimal("1400"))
     ExchangeRateFactory(kind=ExchangeRate.Kind.CUSTOMS, rate=Decimal("1380"))
