@@ -7,6 +7,7 @@ Docker itself is not run (no daemon in CI); these are checks of what the files s
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 from pathlib import Path
@@ -264,3 +265,57 @@ def test_the_dockerfile_has_the_targets_compose_builds_and_runs_unprivileged():
     pins = (ROOT / "requirements-dev.txt").read_text()
     for package in ("Flask", "localstripe", "aiohttp"):
         assert re.search(rf"^{package}==", pins, re.M), package
+
+
+# --- A shopper request gives up on slow services before gunicorn kills it ---------------------
+
+
+def _client_budget(*, timeout: float, retries: int, pause) -> float:
+    """The longest a client call can take: every attempt to its timeout, plus the pauses."""
+    return (retries + 1) * timeout + sum(pause(n) for n in range(1, retries + 1))
+
+
+def checkout_worst_wait_seconds() -> float:
+    """``POST /checkout/`` calls, one after another and each at worst: the customs check
+    (PCCC), the carrier hold and, when that fails, its void, then Stripe's PaymentIntent."""
+    from stripe._http_client import HTTPClient
+
+    from membership import carrier_client
+    from orders import customs_client
+
+    customs = _client_budget(
+        timeout=settings.CUSTOMS_CHECK_TIMEOUT_SECONDS,
+        retries=settings.CUSTOMS_CHECK_RETRIES,
+        pause=lambda n: customs_client.RETRY_BACKOFF_SECONDS * 2 ** (n - 1),
+    )
+    carrier = _client_budget(
+        timeout=settings.CARRIER_POINTS_TIMEOUT_SECONDS,
+        retries=settings.CARRIER_POINTS_RETRIES,
+        pause=lambda n: carrier_client.RETRY_BACKOFF_SECONDS * 2 ** (n - 1),
+    )
+    stripe = _client_budget(
+        timeout=settings.STRIPE_TIMEOUT_SECONDS,
+        retries=settings.STRIPE_MAX_RETRIES,
+        # stripe-python: min(0.5 s × 2^(n-1), 5 s), jittered down, never below 0.5 s.
+        pause=lambda n: max(
+            HTTPClient.INITIAL_DELAY,
+            min(HTTPClient.INITIAL_DELAY * 2 ** (n - 1), HTTPClient.MAX_DELAY),
+        ),
+    )
+    return customs + 2 * carrier + stripe
+
+
+def test_checkout_gives_up_on_hanging_services_before_gunicorn_kills_the_worker():
+    """With every service hanging, checkout must still answer with its message: the
+    clients' timeouts and retries (the settings' defaults) end before gunicorn's worker
+    timeout, in compose and in the image alike."""
+    web = argv(services()["web"]["command"])
+    dockerfile_cmd = re.search(r"^CMD (\[.*\])$", (ROOT / "Dockerfile").read_text(), re.M)
+    image = json.loads(dockerfile_cmd[1])
+    for command in (web, image):
+        assert command[0] == "gunicorn"
+        worker_timeout = float(option(command, "--timeout"))
+        assert checkout_worst_wait_seconds() < worker_timeout - 5, (
+            checkout_worst_wait_seconds(),
+            worker_timeout,
+        )
