@@ -3,8 +3,9 @@ mapping from source categories to them, and exchange rates."""
 
 from decimal import Decimal
 
+from django.contrib.postgres.search import SearchVectorField
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Func, Q
 from django.db.models.functions import Length
 from django.db.models.lookups import Exact
 from django.urls import reverse
@@ -109,6 +110,24 @@ class Category(MP_Node):
         return reverse("catalog:category", kwargs={"slug": self.slug})
 
 
+class ProductSearchDocument(Func):
+    """``to_tsvector('english', title || ' ' || brand)``: what full-text search matches and
+    ranks, stored per product in ``Product.search_vector`` (GIN-indexed on PostgreSQL).
+    ``brand`` is never NULL (the column defaults to ""), so the concatenation never is.
+    SQLite has no text search: there it is just the text (search there uses word
+    containment and never reads the column)."""
+
+    template = "to_tsvector('english'::regconfig, %(expressions)s)"
+    arg_joiner = " || ' ' || "
+    output_field = SearchVectorField()
+
+    def __init__(self) -> None:
+        super().__init__(F("title"), F("brand"))
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        return super().as_sql(compiler, connection, template="(%(expressions)s)", **extra_context)
+
+
 class Product(models.Model):
     """A product as sold here, keyed by its Amazon ASIN. Prices are the USD source;
     the won price is computed by ``catalog.pricing`` from the current FX rate."""
@@ -145,6 +164,13 @@ class Product(models.Model):
     source_url = models.URLField(max_length=1000, blank=True, default="")
     # Fingerprint of the imported fields: an import that would change nothing is "unchanged".
     source_hash = models.CharField(max_length=40, blank=True, default="")
+    # The full-text document, kept by the database: searching and ranking read it instead
+    # of computing to_tsvector for every match (docs/performance.md).
+    search_vector = models.GeneratedField(
+        expression=ProductSearchDocument(),
+        output_field=SearchVectorField(),
+        db_persist=True,
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
