@@ -10,3 +10,6 @@ class StorefrontConfig(AppConfig):
 
     def ready(self) -> None:
         from . import partner_subscribers  # noqa: F401  (registers the webhook subscribers)
+        from .api import keycache
+
+        keycache.receivers_connect()  # API-key cache invalidation on partner and key saves

@@ -31,6 +31,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from storefront.api.auth import api_key_hash
+from storefront.api.keycache import api_key_cache_invalidate_partner
 from storefront.errors import ApplicationError
 from storefront.models import (
     ApiKey,
@@ -97,6 +98,8 @@ def partner_webhook_secret_rotate(*, partner_id: int) -> str:
     secret = webhook_secret_generate()
     with transaction.atomic():
         updated = Partner.objects.filter(pk=partner_id).update(webhook_secret=secret)
+        # update() sends no post_save: drop the partner's cached key rows ourselves.
+        api_key_cache_invalidate_partner(partner_id=partner_id)
     if not updated:
         raise ApplicationError(_("No such partner."), code="not_found")
     return secret
@@ -135,7 +138,8 @@ def api_key_create(*, partner_id: int, name: str = "") -> CreatedApiKey:
 
 def api_key_revoke(*, api_key_id: int) -> ApiKey:
     """Revoke the key from now on (idempotent: a revoked key keeps its first revocation
-    time). The row stays for the record."""
+    time). The row stays for the record. Its save marks the cached row stale (the receiver
+    in ``storefront.api.keycache``), so the very next request is refused."""
     with transaction.atomic():
         api_key = ApiKey.objects.select_for_update().get(pk=api_key_id)
         if api_key.revoked_at is None:

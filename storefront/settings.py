@@ -288,6 +288,10 @@ SPECTACULAR_SETTINGS = {
 # (Partner.rate_limit_per_minute; counted in the cache, Redis in production).
 API_PAGE_SIZE = env.int("API_PAGE_SIZE", default=50)
 API_PAGE_SIZE_MAX = env.int("API_PAGE_SIZE_MAX", default=200)
+# How long an API key's row (with its partner) stays in the cache, so that a partner
+# request does not query the key; any change of the key or partner invalidates it on
+# commit (storefront/api/keycache.py). 0 reads the database on every request.
+API_KEY_CACHE_SECONDS = env.int("API_KEY_CACHE_SECONDS", default=30)
 # Partner webhooks: timeout per POST, and how long a failing delivery is retried (with
 # exponential backoff from PARTNER_WEBHOOK_BACKOFF_SECONDS up to an hour between tries).
 PARTNER_WEBHOOK_TIMEOUT_SECONDS = env.float("PARTNER_WEBHOOK_TIMEOUT_SECONDS", default=5.0)
