@@ -185,7 +185,11 @@ def _existing_split(*, order_id: int) -> dict[int, int] | None:
 
 
 def stock_reserve(
-    *, order_id: int, lines: Sequence[ReservationRequest], expires_at: datetime.datetime
+    *,
+    order_id: int,
+    lines: Sequence[ReservationRequest],
+    expires_at: datetime.datetime,
+    order_is_new: bool = False,
 ) -> ReservationResult:
     """Hold domestic stock for an order's lines until ``expires_at``; return the split.
 
@@ -202,14 +206,19 @@ def stock_reserve(
     request or a quantity under 1, ``ReservationsReleased`` when the order's reservations
     were already released, ``ReservationConflict`` if a concurrent call for the same order
     wrote first; nothing is written then.
+
+    ``order_is_new``: the caller created the order in the transaction it calls this in
+    (checkout), so the order cannot hold reservations yet and nobody else can reserve for
+    it: the look-up of earlier reservations is skipped, and no savepoint is taken (any
+    error here rolls back the caller's whole transaction).
     """
     wanted = _wanted(lines)
     try:
-        with transaction.atomic():
+        with transaction.atomic(savepoint=not order_is_new):
             stocks = _lock_domestic_stock(product_ids=wanted)
             # Checked after the locks: a concurrent call for the same order that locked
             # first has committed by now, and this read (a new snapshot) sees its rows.
-            existing = _existing_split(order_id=order_id)
+            existing = None if order_is_new else _existing_split(order_id=order_id)
             if existing is not None:
                 return _result(wanted, existing)
 

@@ -12,6 +12,7 @@ idempotency key stored with the order.
 from __future__ import annotations
 
 import datetime
+import functools
 import logging
 import secrets
 import uuid
@@ -19,10 +20,11 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from fulfillment.selectors import stock_split_preview
+from fulfillment.selectors import domestic_available_subquery, stock_split_preview
 from fulfillment.services.reservations import ReservationRequest, stock_reserve
 from membership.models import PointHold
 from membership.services.holds import points_hold, points_hold_abandon, points_hold_attach
@@ -81,18 +83,66 @@ class CustomsDeclaration:
     use_saved: bool = False
 
 
-def _cart_lines(cart_id: int) -> list[CartLine]:
-    return list(
-        CartLine.objects.filter(cart_id=cart_id)
-        .select_related("product__customs_class")
+# What checkout reads of a cart line's product (``quote_build`` and the availability
+# check), and its whole customs class: the rest of the row (description, bullet points,
+# images, the search document) is never used here and costs time to load.
+CART_LINE_FIELDS = (
+    "cart_id",
+    "product_id",
+    "quantity",
+    "product__asin",
+    "product__title",
+    "product__source_price_usd",
+    "product__weight_kg",
+    "product__is_active",
+    "product__customs_class",
+)
+
+
+@functools.cache
+def _cart_lines_query(*, with_available: bool) -> QuerySet[CartLine]:
+    """The cart lines query without its cart, built once per process: resolving the
+    availability subquery costs more Python than running the query, and only the cart id
+    changes between calls. Never evaluated itself (each call filters a copy)."""
+    lines = (
+        CartLine.objects.select_related("product__customs_class")
+        .only(*CART_LINE_FIELDS)
         .order_by("product_id")
     )
+    if with_available:
+        lines = lines.annotate(domestic_available=domestic_available_subquery("product_id"))
+    return lines
+
+
+def _cart_lines(cart_id: int, *, with_available: bool = False) -> list[CartLine]:
+    """The cart's lines with their products (``CART_LINE_FIELDS``); ``with_available`` also
+    reads, in the same query, the units each product has free in domestic warehouses now
+    (``line.domestic_available``, as ``stock_split_preview`` counts them)."""
+    return list(_cart_lines_query(with_available=with_available).filter(cart_id=cart_id))
 
 
 def checkout_request_lines(*, cart_id: int) -> list[QuoteRequestLine]:
     """The cart as lines to price, with nothing reserved yet. Refuses an empty cart and a
     cart holding products that are no longer sold."""
-    lines = _cart_lines(cart_id)
+    return _request_lines(_cart_lines(cart_id))
+
+
+def _checkout_lines_previewed(
+    *, cart_id: int
+) -> tuple[list[QuoteRequestLine], dict[int, tuple[int, int]]]:
+    """``checkout_request_lines`` and the ``stock_split_preview`` of those lines (product id
+    → (domestic units, cross-border units) if reserved now, no locks), in one query. A cart
+    holds one line per product, so each line's split is its own."""
+    lines = _cart_lines(cart_id, with_available=True)
+    request_lines = _request_lines(lines)
+    preview = {}
+    for line in lines:
+        domestic = min(line.domestic_available, line.quantity)
+        preview[line.product_id] = (domestic, line.quantity - domestic)
+    return request_lines, preview
+
+
+def _request_lines(lines: list[CartLine]) -> list[QuoteRequestLine]:
     if not lines:
         raise CheckoutRefused(_("Your cart is empty."), code="cart_empty")
     unavailable = [line.product.title[:60] for line in lines if not line.product.is_active]
@@ -108,12 +158,7 @@ def checkout_request_lines(*, cart_id: int) -> list[QuoteRequestLine]:
 def checkout_quote(*, cart_id: int, discount_krw: int = 0) -> Quote:
     """The quote shown before paying: the split is what domestic stock could cover right
     now (nothing is reserved until the order is placed)."""
-    lines = checkout_request_lines(cart_id=cart_id)
-    split = stock_split_preview(
-        lines=[
-            ReservationRequest(product_id=line.product.pk, quantity=line.quantity) for line in lines
-        ]
-    )
+    lines, split = _checkout_lines_previewed(cart_id=cart_id)
     return quote_build(
         lines=[
             QuoteRequestLine(
@@ -205,13 +250,7 @@ def order_place(
     ``PointsCarrierUnavailable``; the shopper may then order without points) and the hold is
     tied to the order in its transaction. If placement fails after the hold, the points are
     given back before this raises (or by the membership sweep if the carrier is down)."""
-    request_lines = checkout_request_lines(cart_id=cart_id)
-    preview = stock_split_preview(
-        lines=[
-            ReservationRequest(product_id=line.product.pk, quantity=line.quantity)
-            for line in request_lines
-        ]
-    )
+    request_lines, preview = _checkout_lines_previewed(cart_id=cart_id)
     verified_pccc = _pccc_for_lines(
         customer_id=customer_id,
         address=address,
@@ -374,7 +413,9 @@ def _order_place_held(
     with transaction.atomic():
         # Serialise two placements of the same cart (double click, two tabs).
         cart = Cart.objects.select_for_update().filter(pk=cart_id).first()
-        if cart is None or not cart.lines.exists():
+        # The cart is emptied now, under its lock (a refusal below rolls it back with the
+        # rest); nothing to delete means a concurrent placement of this cart came first.
+        if cart is None or not CartLine.objects.filter(cart_id=cart_id).delete()[0]:
             raise CheckoutRefused(_("Your cart is empty."), code="cart_empty")
         order = _order_create_shell(
             customer_id=customer_id,
@@ -391,6 +432,7 @@ def _order_place_held(
                 for line in request_lines
             ],
             expires_at=due,
+            order_is_new=True,
         )
         split = reservation.as_dict()
         quote = quote_build(
@@ -453,7 +495,6 @@ def _order_place_held(
             aggregate_id=order.pk,
             payload=order_event_payload(order),
         )
-        CartLine.objects.filter(cart_id=cart_id).delete()
     return order
 
 

@@ -82,15 +82,21 @@ def payment_intent_ensure(*, order_id: int) -> Payment:
         metadata={"order_number": payment.order.number, "payment_id": str(payment.pk)},
         description=f"Global Store {payment.order.number}",
     )
-    with transaction.atomic():
-        payment = Payment.objects.select_for_update().get(pk=payment.pk)
-        if not payment.payment_intent_id:
-            payment.payment_intent_id = intent.id
-            payment.client_secret = intent.client_secret
-            payment.status = Payment.Status.REQUIRES_PAYMENT
-            payment.save(
-                update_fields=["payment_intent_id", "client_secret", "status", "updated_at"]
-            )
+    # One conditional UPDATE: a concurrent call with the same key got the same intent and
+    # may have stored it first; then it is read back as stored.
+    now = timezone.now()
+    stored = Payment.objects.filter(pk=payment.pk, payment_intent_id__isnull=True).update(
+        payment_intent_id=intent.id,
+        client_secret=intent.client_secret,
+        status=Payment.Status.REQUIRES_PAYMENT,
+        updated_at=now,
+    )
+    if not stored:
+        return Payment.objects.get(pk=payment.pk)
+    payment.payment_intent_id = intent.id
+    payment.client_secret = intent.client_secret
+    payment.status = Payment.Status.REQUIRES_PAYMENT
+    payment.updated_at = now
     return payment
 
 
