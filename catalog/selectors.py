@@ -158,9 +158,9 @@ def category_trail(*, category: Category | None) -> list[Category]:
 def product_get_for_shopper(*, asin: str) -> Product:
     """An active product by ASIN with what its page shows, or 404."""
     return get_object_or_404(
-        Product.objects.select_related("category", "customs_class").annotate(
-            domestic_available=stock_selectors.domestic_available_subquery()
-        ),
+        Product.objects.select_related("category", "customs_class")
+        .defer("search_vector")  # for the database's search only
+        .annotate(domestic_available=stock_selectors.domestic_available_subquery()),
         asin=asin.upper(),
         is_active=True,
     )
@@ -320,6 +320,24 @@ def product_search(
     return queryset.order_by("-review_count", "-id")
 
 
+# What the partner API shows of a product (and the keys it needs to follow relations).
+PARTNER_PRODUCT_FIELDS = (
+    "id",
+    "asin",
+    "title",
+    "brand",
+    "image_urls",
+    "source_price_usd",
+    "weight_kg",
+    "updated_at",
+    "category_id",
+    "category__slug",
+    "category__name",
+    "customs_class_id",
+    "customs_class__code",
+)
+
+
 def product_list_for_partner(
     *,
     query: str = "",
@@ -359,10 +377,11 @@ def product_list_for_partner(
         # far worse for rare words (docs/performance.md). ``id + 0`` hides that index, so it
         # finds the matches with the GIN index first and sorts those few.
         position = ExpressionWrapper(F("id") + 0, output_field=BigIntegerField())
-    # ``defer(None)`` lifts the product card's ``only()``: the API shows weight, customs
-    # class and ``updated_at`` too.
+    # Exactly the columns ``catalog.api.serializers.ProductSerializer`` shows (not the
+    # descriptions and bullet points the storefront page has, nor the search document):
+    # they were most of the bytes of a page of 50.
     return (
-        queryset.defer(None)
+        queryset.only(*PARTNER_PRODUCT_FIELDS)
         .select_related("category", "customs_class")
         .annotate(list_position=position)
         .order_by("list_position")
