@@ -483,6 +483,10 @@ SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 # sets that header, overwriting the client's). Empty: not behind such a proxy.
 _proxy_ssl_header = env.list("DJANGO_SECURE_PROXY_SSL_HEADER", default=[])
 SECURE_PROXY_SSL_HEADER = tuple(_proxy_ssl_header) if _proxy_ssl_header else None
+# How many load balancers / reverse proxies stand in front of the app, each appending to
+# X-Forwarded-For: the client's address is that many entries from the right (the rest can
+# be forged by the client). 0: REMOTE_ADDR (no proxy, or one that rewrites it).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
@@ -532,6 +536,8 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 # The attempt log stores the username tried, never the password.
 AXES_SENSITIVE_PARAMETERS = ["password", "otp_token"]
+# The client's address for axes and the shopper login limiter (storefront/client_ip.py).
+AXES_CLIENT_IP_CALLABLE = "storefront.client_ip.client_ip"
 # Staff with a confirmed TOTP device (django-otp, enrolled in the admin) enter a token at
 # the admin login; staff without one log in with their password as before.
 OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", default="Global Store")

@@ -10,8 +10,8 @@ account the attacker owns cannot reset the IP counter.
 
 The counters live in the default cache (Redis in production, shared by every web process;
 local memory on embedded defaults). Emails are hashed in the keys. The IP is
-``REMOTE_ADDR``: behind a reverse proxy that is the proxy's, so set the IP limit to 0 (off)
-there unless the proxy's address is rewritten to the client's.
+``storefront.client_ip.client_ip``: ``REMOTE_ADDR``, or behind ``TRUSTED_PROXY_COUNT``
+proxies the client's address from ``X-Forwarded-For``.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
+
+from storefront.client_ip import client_ip as client_ip_of
 
 KEY_PREFIX = "accounts:login"
 
@@ -47,10 +49,8 @@ class Subject:
 
 
 def client_ip(request: HttpRequest | None) -> str:
-    """The address the request came from (see the module docstring about proxies)."""
-    if request is None:
-        return ""
-    return request.META.get("REMOTE_ADDR", "") or ""
+    """The address the request came from (``storefront.client_ip``)."""
+    return client_ip_of(request)
 
 
 def _subjects(*, email: str, ip: str) -> list[Subject]:
