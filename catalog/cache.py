@@ -32,17 +32,31 @@ When a cached page is not served (it is rendered again instead):
 - The **date** (Seoul) and the **language** are part of the key: delivery promises are
   dated, pages are translated.
 
-The checks above cost a Redis round trip and a query per hit. A busy page is asked for
-many times a second, so each web process also keeps the pages it checked in its own
-memory (``_recent``, at most ``RECENT_PAGES``) and serves such a page again without any
-check for ``CATALOG_PAGE_RECHECK_SECONDS`` (1 s by default; 0 checks every request).
-So a change to price, stock, FX or content shows within that window in every process
-(at once in the process that made an explicit invalidation), never later.
+The checks above cost a Redis round trip with the whole page and a query per hit. A busy
+page is asked for many times a second, so two things spare most of them:
+
+- Each web process keeps the pages it served in its own memory (``_recent``, at most
+  ``RECENT_PAGES``) and serves such a page again without any check for
+  ``CATALOG_PAGE_RECHECK_SECONDS`` (1 s by default; 0 checks every request) after its
+  check.
+- A process that checked a page leaves a small **check record** in the cache (which
+  entry it found right, under which conditions, and when). Another process holding
+  the same entry in memory reads that record with the current conditions (one small
+  ``get_many``, no page, no SQL) and, while the record is under
+  ``CATALOG_PAGE_RECHECK_SECONDS`` old, serves its copy until the record's window ends.
+  So a page is checked against PostgreSQL about once per window across all processes
+  and hosts, instead of once per window in each process.
+
+So a change to price, stock, FX or content shows within that window everywhere (an
+explicit invalidation at once in the process that made it, and at the next record
+read in the others), never later. Records carry wall-clock times, so web hosts' clocks
+are assumed to agree (NTP) to well within the window.
 """
 
 from __future__ import annotations
 
 import hashlib
+import secrets
 import threading
 import time
 from collections import OrderedDict
@@ -59,15 +73,20 @@ from django.utils import timezone, translation
 
 VERSION_KEY = "catalog:pages:version"
 PAGE_KEY = "catalog:page:{digest}"
+# Who last found the page under PAGE_KEY right, and when (``_CheckRecord``).
+CHECKED_KEY = "catalog:page:checked:{digest}"
 # Stands for the CSRF token in a cached page; only letters, so no escaping changes it.
 CSRF_PLACEHOLDER = "gsCsrfTokenPlaceholderQx7Zk"
 
 
-# Pages this process checked recently: key → (monotonic time of the check, html).
+# Pages this process served recently: key → (monotonic time of their last check, entry
+# token, html). Kept past their window too (bounded by RECENT_PAGES), so a check record
+# naming the same token lets this copy be served again without fetching the page.
 RECENT_PAGES = 256
-_recent: OrderedDict[str, tuple[float, str]] = OrderedDict()
+_recent: OrderedDict[str, tuple[float, str, str]] = OrderedDict()
 _recent_lock = threading.Lock()
 _clock = time.monotonic  # tests move it
+_wall_clock = time.time  # check records are compared across processes and hosts
 
 
 def page_cache_seconds() -> int:
@@ -82,6 +101,19 @@ class CachedPage:
     conditions: tuple  # FX rates, margin and content version it was rendered under
     product_ids: tuple[int, ...]
     signature: tuple
+    # Tells this rendering from any other of the same page (check records name it). Empty
+    # on entries of a release that did not have it: those are never matched by a record.
+    token: str = ""
+
+
+@dataclass(frozen=True)
+class _CheckRecord:
+    """A process found the entry ``token`` right under ``conditions`` at ``checked_at``
+    (``time.time()``)."""
+
+    token: str
+    conditions: tuple
+    checked_at: float
 
 
 def page_recheck_seconds() -> float:
@@ -96,26 +128,30 @@ def recent_clear() -> None:
         _recent.clear()
 
 
-def _recent_get(key: str) -> str | None:
+def _recent_get(key: str) -> tuple[str | None, tuple[str, str] | None]:
+    """This process's copy of the page under ``key``: its html when its check is still
+    inside the window, else ``None``; and (token, html) of the copy whatever its age, for
+    a check record to vouch for (``None`` when there is no copy)."""
     window = page_recheck_seconds()
     if window <= 0:
-        return None
+        return None, None
     with _recent_lock:
         found = _recent.get(key)
         if found is None:
-            return None
-        if _clock() - found[0] >= window:
-            del _recent[key]
-            return None
+            return None, None
         _recent.move_to_end(key)
-        return found[1]
+    checked, token, html = found
+    if _clock() - checked < window:
+        return html, (token, html)
+    return None, (token, html)
 
 
-def _recent_put(key: str, html: str) -> None:
+def _recent_put(key: str, token: str, html: str, *, age: float = 0.0) -> None:
+    """Remember the page under ``key`` as checked ``age`` seconds ago."""
     if page_recheck_seconds() <= 0:
         return
     with _recent_lock:
-        _recent[key] = (_clock(), html)
+        _recent[key] = (_clock() - age, token, html)
         _recent.move_to_end(key)
         while len(_recent) > RECENT_PAGES:
             _recent.popitem(last=False)
@@ -143,7 +179,7 @@ def page_cacheable(request: HttpRequest) -> bool:
     return getattr(settings, "MESSAGES_COOKIE_NAME", "messages") not in cookies
 
 
-def _page_key(request: HttpRequest, *, view: str) -> str:
+def _page_digest(request: HttpRequest, *, view: str) -> str:
     """Which page: view, full path with query, language and Seoul date (delivery promises
     are dated). What it was rendered under is in the entry (``_conditions``), so the page
     and the current rates and version come back in one cache round trip."""
@@ -153,14 +189,13 @@ def _page_key(request: HttpRequest, *, view: str) -> str:
         translation.get_language() or "",
         timezone.localdate().isoformat(),
     )
-    digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
-    return PAGE_KEY.format(digest=digest)
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 
 def _lookup(key: str, *, customs_rate: bool) -> tuple[object, tuple]:
-    """The cached entry under ``key`` (or ``None``) and the conditions a page rendered now
-    would have: the selling rate (and the customs rate for pages that show import fees)
-    as ``fx_rate_current`` gives them, ``PRICE_MARGIN`` and the content version. One
+    """What the cache holds under ``key`` (or ``None``) and the conditions a page rendered
+    now would have: the selling rate (and the customs rate for pages that show import
+    fees) as ``fx_rate_current`` gives them, ``PRICE_MARGIN`` and the content version. One
     ``get_many``; a rate missing from the cache is read as the selectors read it."""
     from catalog.models import ExchangeRate
     from catalog.selectors import FX_CACHE_KEY, fx_rate_current
@@ -255,6 +290,20 @@ def _respond(request: HttpRequest, html: str) -> HttpResponse:
 PageBuilder = Callable[[dict], tuple[HttpResponse, list]]
 
 
+def _vouched(record: object, *, token: str, conditions: tuple) -> float | None:
+    """How many seconds ago ``record`` found the entry ``token`` right under
+    ``conditions``, if that is still inside the window (else ``None``). A record from a
+    host whose clock is a little ahead counts as just made."""
+    if not (
+        isinstance(record, _CheckRecord)
+        and record.token == token
+        and record.conditions == conditions
+    ):
+        return None
+    age = max(0.0, _wall_clock() - record.checked_at)
+    return age if age < page_recheck_seconds() else None
+
+
 def page_serve(
     request: HttpRequest,
     *,
@@ -270,17 +319,30 @@ def page_serve(
     rendered and not cached, so made-up query strings cannot fill the cache."""
     if not page_cacheable(request) or not set(request.GET) <= params:
         return build({})[0]
-    key = _page_key(request, view=view)
-    html = _recent_get(key)
+    digest = _page_digest(request, view=view)
+    key = PAGE_KEY.format(digest=digest)
+    checked_key = CHECKED_KEY.format(digest=digest)
+    html, copy = _recent_get(key)
     if html is not None:
         return _respond(request, html)
+    if copy is not None:
+        # This process's copy is past its window: if another process has checked the same
+        # entry since, under the current conditions, serve the copy until that check's
+        # window ends (a small read instead of the page and the query).
+        token, html = copy
+        record, conditions = _lookup(checked_key, customs_rate=customs_rate)
+        age = _vouched(record, token=token, conditions=conditions)
+        if age is not None:
+            _recent_put(key, token, html, age=age)
+            return _respond(request, html)
     entry, conditions = _lookup(key, customs_rate=customs_rate)
     if (
         isinstance(entry, CachedPage)
+        and entry.token
         and entry.conditions == conditions
         and products_signature(entry.product_ids) == entry.signature
     ):
-        _recent_put(key, entry.html)
+        _record_check(key, checked_key, token=entry.token, html=entry.html, conditions=conditions)
         return _respond(request, entry.html)
     response, products = build({"csrf_token": CSRF_PLACEHOLDER})
     html = response.content.decode(response.charset)
@@ -293,7 +355,18 @@ def page_serve(
         conditions=conditions,
         product_ids=tuple(dict.fromkeys(p.pk for p in products)),
         signature=signature_of(products),
+        token=secrets.token_hex(8),
     )
     cache.set(key, entry, page_cache_seconds())
-    _recent_put(key, html)
+    _record_check(key, checked_key, token=entry.token, html=html, conditions=conditions)
     return _respond(request, html)
+
+
+def _record_check(key: str, checked_key: str, *, token: str, html: str, conditions: tuple) -> None:
+    """This process found (or made) the entry ``token`` right just now: remember its copy,
+    and tell the other processes (a check record) unless there is no window."""
+    if page_recheck_seconds() <= 0:
+        return
+    _recent_put(key, token, html)
+    record = _CheckRecord(token=token, conditions=conditions, checked_at=_wall_clock())
+    cache.set(checked_key, record, page_cache_seconds())

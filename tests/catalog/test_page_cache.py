@@ -8,6 +8,7 @@ USD 30.00 → 46,200 won; at rate 1500: USD 20.00 → 33,000 won."""
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from decimal import Decimal
 
 import pytest
@@ -266,7 +267,9 @@ class FakeClock:
 def clock(monkeypatch, settings):
     settings.CATALOG_PAGE_RECHECK_SECONDS = 1.0
     fake = FakeClock()
+    # Both clocks move together: this process's window and the check records' ages.
     monkeypatch.setattr(page_cache, "_clock", fake)
+    monkeypatch.setattr(page_cache, "_wall_clock", fake)
     return fake
 
 
@@ -330,3 +333,177 @@ def test_the_window_keeps_a_bounded_number_of_pages(item, clock, monkeypatch):
     for url in pages(item).values():
         text(Client().get(url))
     assert len(page_cache._recent) == 2
+
+
+# --- Check records: a page checked by one process is not checked again by the others ---
+
+
+class Processes:
+    """Stands for several web processes sharing one cache: each has its own memory of
+    recently served pages (``catalog.cache._recent``)."""
+
+    def __init__(self, monkeypatch) -> None:
+        self.monkeypatch = monkeypatch
+        self.memories: dict[str, OrderedDict] = {}
+
+    def use(self, name: str) -> None:
+        memory = self.memories.setdefault(name, OrderedDict())
+        self.monkeypatch.setattr(page_cache, "_recent", memory)
+
+
+@pytest.fixture
+def processes(monkeypatch, clock):
+    return Processes(monkeypatch)
+
+
+@pytest.fixture
+def cache_reads(monkeypatch):
+    """The keys each ``cache.get_many`` asked for."""
+    from django.core.cache import cache
+
+    asked: list[list[str]] = []
+    real = cache.get_many
+
+    def spy(keys, *args, **kwargs):
+        asked.append(list(keys))
+        return real(keys, *args, **kwargs)
+
+    monkeypatch.setattr(cache, "get_many", spy)
+    return asked
+
+
+def page_keys_read(asked: list[list[str]]) -> list[str]:
+    prefix = page_cache.PAGE_KEY.format(digest="")
+    records = page_cache.CHECKED_KEY.format(digest="")
+    return [
+        key
+        for keys in asked
+        for key in keys
+        if key.startswith(prefix) and not key.startswith(records)
+    ]
+
+
+@pytest.mark.parametrize("page", ["home", "category", "product"])
+def test_another_process_check_lets_a_copy_be_served_without_the_page_or_sql(
+    page, item, clock, processes, cache_reads, django_assert_num_queries
+):
+    url = pages(item)[page]
+    processes.use("a")
+    first = text(Client().get(url))
+    clock.now += 1.5  # a's window is over
+    processes.use("b")
+    text(Client().get(url))  # b has no copy: it reads the page and checks it (SQL)
+    clock.now += 0.4
+    processes.use("a")
+    cache_reads.clear()
+    with django_assert_num_queries(0):
+        second = text(Client().get(url))
+    assert TOKEN.sub("", first) == TOKEN.sub("", second)
+    assert cache_reads, "a read the check record"
+    assert page_keys_read(cache_reads) == []  # not the page itself
+    # b's check was 0.4 s ago: a serves its copy for the rest of that window, unasked.
+    clock.now += 0.5
+    cache_reads.clear()
+    with django_assert_num_queries(0):
+        text(Client().get(url))
+    assert cache_reads == []
+
+
+def test_a_check_record_older_than_the_window_is_not_trusted(
+    item, clock, processes, django_assert_num_queries
+):
+    url = pages(item)["product"]
+    processes.use("a")
+    assert "30,800" in text(Client().get(url))
+    clock.now += 1.5
+    processes.use("b")
+    text(Client().get(url))  # b checks at t = 1.5
+    Product.objects.filter(pk=item.pk).update(source_price_usd=Decimal("30.00"))
+    clock.now += 1.0  # b's check is 1 s old now: a must check for itself
+    processes.use("a")
+    with django_assert_num_queries(3):  # the freshness query finds the change: renders
+        again = text(Client().get(url))
+    assert "46,200" in again
+    assert "30,800" not in again
+
+
+def test_a_price_change_after_another_process_check_shows_once_its_window_is_over(
+    item, clock, processes
+):
+    url = pages(item)["category"]
+    processes.use("a")
+    text(Client().get(url))
+    clock.now += 1.5
+    processes.use("b")
+    text(Client().get(url))  # b checks at t = 1.5: right then
+    Product.objects.filter(pk=item.pk).update(source_price_usd=Decimal("30.00"))
+    clock.now += 0.5
+    processes.use("a")
+    assert "30,800" in text(Client().get(url))  # inside b's window: the promise is 1 s
+    clock.now += 0.5
+    again = text(Client().get(url))
+    assert "46,200" in again
+    assert "30,800" not in again
+
+
+def test_an_invalidation_elsewhere_voids_the_records_at_once(item, clock, processes):
+    """A content change (the importer's ``category_cache_clear`` in some other process)
+    bumps the version; a record made under the old version vouches for nothing, so the
+    next record read renders the new content instead of waiting out the window."""
+    url = pages(item)["category"]
+    processes.use("a")
+    text(Client().get(url))
+    clock.now += 1.5
+    processes.use("b")
+    text(Client().get(url))  # record at t = 1.5, old version
+    Product.objects.filter(pk=item.pk).update(title="Renamed Jigsaw Puzzle")
+    processes.use("importer")
+    category_cache_clear()
+    clock.now += 0.1
+    processes.use("a")  # a's own window ended long ago: it reads b's record
+    assert "Renamed Jigsaw Puzzle" in text(Client().get(url))
+
+
+def test_a_record_of_another_rendering_is_not_used_for_this_copy(
+    item, clock, processes, cache_reads
+):
+    """b rendered the page anew (say after its entry expired): a's copy is another
+    rendering, so a reads the page instead of trusting the record with its own copy."""
+    from django.core.cache import cache
+
+    url = pages(item)["product"]
+    processes.use("a")
+    text(Client().get(url))
+    clock.now += 1.5
+    cache.delete_many(list(page_cache._recent))  # the entry expires
+    processes.use("b")
+    text(Client().get(url))  # b renders: a new entry, a new token, a record naming it
+    processes.use("a")
+    (old_token,) = {token for _, token, _ in page_cache._recent.values()}
+    cache_reads.clear()
+    text(Client().get(url))
+    assert len(page_keys_read(cache_reads)) == 1  # a fetched the page
+    (new_token,) = {token for _, token, _ in page_cache._recent.values()}
+    assert new_token != old_token
+
+
+def test_no_window_means_no_check_records(item, settings, cache_reads, monkeypatch):
+    from django.core.cache import cache
+
+    settings.CATALOG_PAGE_RECHECK_SECONDS = 0
+    written: list[str] = []
+    real_set = cache.set
+
+    def spy_set(key, *args, **kwargs):
+        written.append(key)
+        return real_set(key, *args, **kwargs)
+
+    monkeypatch.setattr(cache, "set", spy_set)
+    url = pages(item)["product"]
+    text(Client().get(url))
+    text(Client().get(url))
+    records = page_cache.CHECKED_KEY.format(digest="")
+    assert [k for k in written if k.startswith(page_cache.PAGE_KEY.format(digest=""))]
+    assert not [k for k in written if k.startswith(records)]
+    assert not [k for keys in cache_reads for k in keys if k.startswith(records)]
+    assert page_cache._recent == OrderedDict()
