@@ -342,7 +342,14 @@ def page_serve(
         and entry.conditions == conditions
         and products_signature(entry.product_ids) == entry.signature
     ):
-        _record_check(key, checked_key, token=entry.token, html=entry.html, conditions=conditions)
+        _record_check(
+            key,
+            checked_key,
+            token=entry.token,
+            html=entry.html,
+            conditions=conditions,
+            share=copy is not None,
+        )
         return _respond(request, entry.html)
     response, products = build({"csrf_token": CSRF_PLACEHOLDER})
     html = response.content.decode(response.charset)
@@ -358,15 +365,29 @@ def page_serve(
         token=secrets.token_hex(8),
     )
     cache.set(key, entry, page_cache_seconds())
-    _record_check(key, checked_key, token=entry.token, html=html, conditions=conditions)
+    _record_check(
+        key,
+        checked_key,
+        token=entry.token,
+        html=html,
+        conditions=conditions,
+        share=copy is not None,
+    )
     return _respond(request, html)
 
 
-def _record_check(key: str, checked_key: str, *, token: str, html: str, conditions: tuple) -> None:
+def _record_check(
+    key: str, checked_key: str, *, token: str, html: str, conditions: tuple, share: bool
+) -> None:
     """This process found (or made) the entry ``token`` right just now: remember its copy,
-    and tell the other processes (a check record) unless there is no window."""
+    and, when ``share`` (this process had served the page before: it is asked for often
+    enough that the others likely hold it too), tell the other processes with a check
+    record. A page seen once in a while (one of thousands of product pages) costs no
+    record write. Nothing at all without a window."""
     if page_recheck_seconds() <= 0:
         return
     _recent_put(key, token, html)
+    if not share:
+        return
     record = _CheckRecord(token=token, conditions=conditions, checked_at=_wall_clock())
     cache.set(checked_key, record, page_cache_seconds())

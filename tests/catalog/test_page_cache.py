@@ -390,9 +390,10 @@ def test_another_process_check_lets_a_copy_be_served_without_the_page_or_sql(
     url = pages(item)[page]
     processes.use("a")
     first = text(Client().get(url))
-    clock.now += 1.5  # a's window is over
     processes.use("b")
-    text(Client().get(url))  # b has no copy: it reads the page and checks it (SQL)
+    text(Client().get(url))  # b serves the page too (from the cache)
+    clock.now += 1.5  # both windows are over
+    text(Client().get(url))  # b checks its page (SQL) and leaves a record
     clock.now += 0.4
     processes.use("a")
     cache_reads.clear()
@@ -413,10 +414,10 @@ def test_a_check_record_older_than_the_window_is_not_trusted(
     item, clock, processes, django_assert_num_queries
 ):
     url = pages(item)["product"]
-    processes.use("a")
-    assert "30,800" in text(Client().get(url))
+    for name in ("a", "b"):
+        processes.use(name)
+        assert "30,800" in text(Client().get(url))
     clock.now += 1.5
-    processes.use("b")
     text(Client().get(url))  # b checks at t = 1.5
     Product.objects.filter(pk=item.pk).update(source_price_usd=Decimal("30.00"))
     clock.now += 1.0  # b's check is 1 s old now: a must check for itself
@@ -431,10 +432,10 @@ def test_a_price_change_after_another_process_check_shows_once_its_window_is_ove
     item, clock, processes
 ):
     url = pages(item)["category"]
-    processes.use("a")
-    text(Client().get(url))
+    for name in ("a", "b"):
+        processes.use(name)
+        text(Client().get(url))
     clock.now += 1.5
-    processes.use("b")
     text(Client().get(url))  # b checks at t = 1.5: right then
     Product.objects.filter(pk=item.pk).update(source_price_usd=Decimal("30.00"))
     clock.now += 0.5
@@ -451,11 +452,11 @@ def test_an_invalidation_elsewhere_voids_the_records_at_once(item, clock, proces
     bumps the version; a record made under the old version vouches for nothing, so the
     next record read renders the new content instead of waiting out the window."""
     url = pages(item)["category"]
-    processes.use("a")
-    text(Client().get(url))
+    for name in ("a", "b"):
+        processes.use(name)
+        text(Client().get(url))
     clock.now += 1.5
-    processes.use("b")
-    text(Client().get(url))  # record at t = 1.5, old version
+    text(Client().get(url))  # b's record at t = 1.5, old version
     Product.objects.filter(pk=item.pk).update(title="Renamed Jigsaw Puzzle")
     processes.use("importer")
     category_cache_clear()
@@ -472,6 +473,8 @@ def test_a_record_of_another_rendering_is_not_used_for_this_copy(
     from django.core.cache import cache
 
     url = pages(item)["product"]
+    processes.use("b")
+    text(Client().get(url))
     processes.use("a")
     text(Client().get(url))
     clock.now += 1.5
@@ -507,3 +510,28 @@ def test_no_window_means_no_check_records(item, settings, cache_reads, monkeypat
     assert not [k for k in written if k.startswith(records)]
     assert not [k for keys in cache_reads for k in keys if k.startswith(records)]
     assert page_cache._recent == OrderedDict()
+
+
+def test_a_page_served_once_in_a_while_leaves_no_check_record(item, clock, processes, monkeypatch):
+    """One of thousands of product pages, asked for now and then: the process checking
+    it had no copy of it, so it writes no record (nobody else would read it)."""
+    from django.core.cache import cache
+
+    written: list[str] = []
+    real_set = cache.set
+
+    def spy_set(key, *args, **kwargs):
+        written.append(key)
+        return real_set(key, *args, **kwargs)
+
+    monkeypatch.setattr(cache, "set", spy_set)
+    records = page_cache.CHECKED_KEY.format(digest="")
+    url = pages(item)["product"]
+    processes.use("a")
+    text(Client().get(url))  # renders
+    processes.use("b")
+    text(Client().get(url))  # checks, had no copy
+    assert not [k for k in written if k.startswith(records)]
+    clock.now += 1.5
+    text(Client().get(url))  # checks again, with its copy: now it shares the check
+    assert len([k for k in written if k.startswith(records)]) == 1
