@@ -5,11 +5,15 @@ Thin callers of ``catalog.selectors``: the filters are the storefront search's (
 price range, same text search), prices come from ``catalog.pricing`` at the current selling
 rate and the delivery promise from ``fulfillment.selectors``, so a partner sees exactly
 what a shopper sees. Each request costs the same number of queries at any page size.
+Pages of the unfiltered list are served from a response cache while they are still exactly
+right (catalog/api/cache.py).
 """
 
 from __future__ import annotations
 
 import re
+from decimal import Decimal
+from functools import cached_property
 
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -29,7 +33,14 @@ from catalog.forms import MAX_QUERY_LENGTH
 from catalog.models import Product
 from storefront.api.pagination import CursorPagination
 
-from .serializers import MAX_PRICE_KRW, ProductFilterSerializer, ProductSerializer
+from . import cache as list_cache
+from .serializers import (
+    MAX_PRICE_KRW,
+    PRODUCT_ROW_FIELDS,
+    ProductFilterSerializer,
+    ProductRow,
+    ProductSerializer,
+)
 
 ASIN_PATTERN = re.compile(r"[A-Za-z0-9]{10}")
 INVALID_CURSOR = _("This cursor is not valid; start from the first page.")
@@ -131,6 +142,14 @@ class ProductCursorPagination(CursorPagination):
             raise exceptions.ValidationError({self.cursor_query_param: INVALID_CURSOR})
         return cursor
 
+    def paginate_queryset(self, queryset, request, view=None):
+        """The page, its ``values()`` rows made ``ProductRow`` objects (the links and the
+        serializer read them as they read products)."""
+        page = super().paginate_queryset(queryset, request, view)
+        if page and isinstance(page[0], dict):
+            self.page = page = [ProductRow(row) for row in page]
+        return page
+
 
 class CatalogApiView:
     """What both catalog endpoints share: the scope, and the selling rate and "now" fixed
@@ -141,8 +160,13 @@ class CatalogApiView:
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
-        self.fx_rate = selectors.fx_rate_current().rate
         self.now = timezone.now()
+
+    @cached_property
+    def fx_rate(self) -> Decimal:
+        """The selling rate, read once per request (the list's cache lookup sets it from
+        the same round trip that fetches the page)."""
+        return selectors.fx_rate_current().rate
 
     def get_serializer_context(self) -> dict:
         context = super().get_serializer_context()
@@ -246,6 +270,34 @@ class ProductListView(CatalogApiView, generics.ListAPIView):
 
     pagination_class = ProductCursorPagination
     ordering = ProductCursorPagination.ordering
+    # Set by ``list`` when the page may be cached: where, and under what conditions.
+    _cache_store: tuple[str, tuple] | None = None
+
+    def list(self, request, *args, **kwargs):
+        """The unfiltered list's pages come from the response cache while they are still
+        exactly right (catalog/api/cache.py); any other request is built as usual."""
+        if not list_cache.list_cacheable(request, self.paginator):
+            return super().list(request, *args, **kwargs)
+        key = list_cache.list_key(request, now=self.now)
+        entry, conditions, self.fx_rate = list_cache.list_lookup(key)
+        if list_cache.entry_fresh(entry, conditions):
+            return list_cache.entry_response(entry)
+        self._cache_store = (key, conditions)
+        return super().list(request, *args, **kwargs)
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if self._cache_store is not None and response.status_code == 200:
+            key, conditions = self._cache_store
+            response.render()  # what Django would do next; rendering twice is a no-op
+            list_cache.entry_store(
+                key,
+                body=response.content,
+                content_type=response["Content-Type"],
+                conditions=conditions,
+                paginator=self.paginator,
+            )
+        return response
 
     def get_queryset(self):
         filters = ProductFilterSerializer(data=self.request.query_params.dict())
@@ -259,7 +311,7 @@ class ProductListView(CatalogApiView, generics.ListAPIView):
             in_stock_domestic=data.get("in_stock_domestic"),
             updated_since=data.get("updated_since"),
             fx_rate=self.fx_rate,
-        )
+        ).values(*PRODUCT_ROW_FIELDS)  # rows, not models: ProductCursorPagination
 
 
 @extend_schema(
