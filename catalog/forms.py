@@ -10,6 +10,8 @@ import re
 from dataclasses import dataclass
 
 from django import forms
+from django.forms.renderers import DjangoTemplates
+from django.utils.html import conditional_escape, escape
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
@@ -48,6 +50,75 @@ class WonField(forms.IntegerField):
         return super().to_python(value)
 
 
+def _attrs_html(attrs: dict) -> str:
+    """``django/forms/widgets/attrs.html``: `` name="value"`` per attribute, a bare name
+    for ``True``, nothing for ``False``."""
+    return "".join(
+        f" {conditional_escape(name)}"
+        if value is True
+        else f' {conditional_escape(name)}="{escape(value)}"'
+        for name, value in attrs.items()
+        if value is not False
+    )
+
+
+def _input_html(widget: dict) -> str:
+    """``django/forms/widgets/input.html`` (text inputs, the checkbox)."""
+    value = widget["value"]
+    value_html = "" if value is None else f' value="{escape(value)}"'
+    return (
+        f'<input type="{conditional_escape(widget["type"])}" '
+        f'name="{conditional_escape(widget["name"])}"{value_html}{_attrs_html(widget["attrs"])}>'
+    )
+
+
+def _select_html(widget: dict) -> str | None:
+    """``django/forms/widgets/select.html`` with ``select_option.html`` for each option;
+    ``None`` for option groups (left to the templates)."""
+    options = []
+    for group_name, group_choices, _index in widget["optgroups"]:
+        if group_name:
+            return None
+        for option in group_choices:
+            if option["template_name"] != "django/forms/widgets/select_option.html":
+                return None
+            options.append(
+                f'\n  <option value="{escape(option["value"])}"'
+                f"{_attrs_html(option['attrs'])}>{conditional_escape(option['label'])}"
+                "</option>\n"
+            )
+    return (
+        f'<select name="{conditional_escape(widget["name"])}"{_attrs_html(widget["attrs"])}>'
+        + "".join(options)
+        + "\n</select>"
+    )
+
+
+_WIDGET_HTML = {
+    "django/forms/widgets/text.html": _input_html,
+    "django/forms/widgets/checkbox.html": _input_html,
+    "django/forms/widgets/select.html": _select_html,
+}
+
+
+class FilterFormRenderer(DjangoTemplates):
+    """Django's form renderer, except that the filter form's widgets (text inputs, the
+    checkbox, flat selects) are built here, character for character what Django's widget
+    templates make of the same context (``tests/catalog/test_search_page.py`` compares
+    them): through the templates, with an include per attribute list and per option,
+    they were about a quarter of a search page's rendering time (docs/performance.md).
+    Anything else goes to the templates."""
+
+    def render(self, template_name, context, request=None) -> str:
+        # ``Widget._render`` marks the result safe, as it does the templates' output.
+        build = _WIDGET_HTML.get(template_name)
+        if build is not None and set(context) == {"widget"}:
+            html = build(context["widget"])
+            if html is not None:
+                return html
+        return super().render(template_name, context, request)
+
+
 SORT_CHOICES = [
     ("relevance", pgettext_lazy("sort order", "Best match")),
     ("price_asc", pgettext_lazy("sort order", "Price: low to high")),
@@ -63,6 +134,8 @@ class ProductFilterForm(forms.Form):
     ``with_category=False`` (the category page, where the URL names the category) leaves
     the category field out. Category choices are the top-level categories plus the
     selected one."""
+
+    default_renderer = FilterFormRenderer
 
     q = forms.CharField(
         label=_("Search for"),

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.paginator import Page, Paginator
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet, Window
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
@@ -40,18 +40,47 @@ class Listing:
         )
 
 
-def _paginate(request: HttpRequest, products: QuerySet[Product]) -> Listing:
-    """The requested page of ``products`` (``settings.CATALOG_PAGE_SIZE`` each). A page
-    number that is not a number or out of range shows the nearest page with a notice
-    instead of an error."""
-    paginator = Paginator(products, settings.CATALOG_PAGE_SIZE)
+def _requested_page(request: HttpRequest) -> tuple[int, str]:
+    """The page number asked for, or 1 with a notice when it is not a valid number."""
     raw = request.GET.get("page", "1").strip() or "1"
     try:
         number = int(raw)
     except ValueError:
-        return Listing(paginator.page(1), _("That page number is not valid: showing page 1."))
+        number = 0
     if number < 1:
-        return Listing(paginator.page(1), _("That page number is not valid: showing page 1."))
+        return 1, _("That page number is not valid: showing page 1.")
+    return number, ""
+
+
+_MAX_OFFSET = 2**31
+
+
+def _paginate(
+    request: HttpRequest, products: QuerySet[Product], *, count_with_page: bool = False
+) -> Listing:
+    """The requested page of ``products`` (``settings.CATALOG_PAGE_SIZE`` each). A page
+    number that is not a number or out of range shows the nearest page with a notice
+    instead of an error.
+
+    ``count_with_page`` reads the page and the total in one query (``COUNT(*) OVER ()``)
+    instead of a ``COUNT`` and then the page: for a text search, whose matches the
+    database collects and ranks in full for any page anyway. Only a page past the end
+    costs the ``COUNT`` (and then the last page) as before."""
+    size = settings.CATALOG_PAGE_SIZE
+    number, notice = _requested_page(request)
+    if count_with_page:
+        counted = products.annotate(full_count=Window(Count("*")))
+        paginator = Paginator(counted, size)
+        bottom = (number - 1) * size
+        # Far past any catalog (and past what OFFSET accepts): straight to the count.
+        rows = list(counted[bottom : bottom + size]) if bottom < _MAX_OFFSET else []
+        if rows:
+            paginator.count = rows[0].full_count
+            return Listing(Page(rows, number, paginator), notice)
+        # Nothing matches, or the page is past the end.
+        paginator.count = products.count() if number > 1 else 0
+    else:
+        paginator = Paginator(products, size)
     if number > paginator.num_pages:
         last = paginator.num_pages
         notice = _("There is no page %(number)s: showing the last page, %(last)s.") % {
@@ -59,11 +88,15 @@ def _paginate(request: HttpRequest, products: QuerySet[Product]) -> Listing:
             "last": last,
         }
         return Listing(paginator.page(last), notice)
-    return Listing(paginator.page(number))
+    return Listing(paginator.page(number), notice)
 
 
 def _search(
-    filters: ProductFilters, *, category: Category | None, fx_rate: Decimal
+    filters: ProductFilters,
+    *,
+    category: Category | None,
+    fx_rate: Decimal,
+    text_match: str = selectors.TEXT_MATCH_AUTO,
 ) -> QuerySet[Product]:
     return selectors.product_search(
         query=filters.query,
@@ -73,6 +106,7 @@ def _search(
         fast_delivery=filters.fast_delivery,
         sort=filters.sort,
         fx_rate=fx_rate,
+        text_match=text_match,
     )
 
 
@@ -114,7 +148,33 @@ def search(request: HttpRequest) -> HttpResponse:
     form = ProductFilterForm(request.GET)
     filters = form.filters()
     fx = selectors.fx_rate_current()
-    listing = _paginate(request, _search(filters, category=filters.category, fx_rate=fx.rate))
+    if filters.query:
+        # Full text first, with the count in the page's query; the typo fallback only
+        # when full text finds nothing at all (one query for a normal search, not a probe,
+        # a count and the page).
+        listing = _paginate(
+            request,
+            _search(
+                filters,
+                category=filters.category,
+                fx_rate=fx.rate,
+                text_match=selectors.TEXT_MATCH_FULL_TEXT,
+            ),
+            count_with_page=True,
+        )
+        if listing.page.paginator.count == 0 and selectors.search_has_typo_fallback():
+            listing = _paginate(
+                request,
+                _search(
+                    filters,
+                    category=filters.category,
+                    fx_rate=fx.rate,
+                    text_match=selectors.TEXT_MATCH_TYPOS,
+                ),
+                count_with_page=True,
+            )
+    else:
+        listing = _paginate(request, _search(filters, category=filters.category, fx_rate=fx.rate))
     context = {
         "query": filters.query,
         "form": form,

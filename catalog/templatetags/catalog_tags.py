@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import hashlib
+import re
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django import template
 from django.conf import settings
+from django.contrib.humanize.templatetags.humanize import intcomma
 from django.core.cache import cache
+from django.template.base import render_value_in_context
 from django.templatetags.static import static
+from django.urls import reverse
 from django.utils import translation
 from django.utils.html import format_html_join
-from django.utils.safestring import SafeString
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext, ngettext
 
 from catalog import pricing
 from catalog.cache import page_cache_seconds
@@ -70,18 +76,84 @@ def list_price(product: Product, fx_rate: Decimal) -> int | None:
     return listed if listed > price else None
 
 
+@dataclass(frozen=True)
+class _CardText:
+    """What every card of a list shares, worked out once per list instead of once per
+    card (translations, the placeholder image, the product URL around the ASIN)."""
+
+    price: str
+    list_price: str
+    fast_delivery: str
+    placeholder: str
+    url_prefix: str
+    url_suffix: str
+
+    @classmethod
+    def current(cls) -> _CardText:
+        # An ASIN has no character ``reverse`` would quote: its URL is this prefix, the
+        # ASIN and this suffix (``_card_url`` checks and otherwise reverses).
+        prefix, _marker, suffix = reverse(
+            "catalog:product", kwargs={"asin": _ASIN_MARKER}
+        ).partition(_ASIN_MARKER)
+        return cls(
+            price=gettext("Price"),
+            list_price=gettext("List price"),
+            fast_delivery=gettext("Fast delivery"),
+            placeholder=static("img/placeholder.svg"),
+            url_prefix=prefix,
+            url_suffix=suffix,
+        )
+
+
+_ASIN_MARKER = "ASINMARKER"
+_PLAIN_ASIN = re.compile(r"[A-Za-z0-9]+")
+
+
+def _card_url(product: Product, text: _CardText) -> str:
+    """``product.get_absolute_url()`` without a ``reverse`` per card."""
+    if _PLAIN_ASIN.fullmatch(product.asin):
+        return f"{text.url_prefix}{product.asin}{text.url_suffix}"
+    return product.get_absolute_url()
+
+
+def _card_context(
+    context: template.Context, product: Product, heading_level: int, text: _CardText
+) -> dict:
+    """The card template's context, every value ready to print: what the card's tags and
+    filters (``url``, ``static``, ``translate``, ``won``, ``intcomma``, the rating's
+    ``blocktranslate``) worked out card by card before, with the same output."""
+    fx_rate = context["fx_rate"]
+    price_krw = shelf_price(product, fx_rate)
+    list_price_krw = list_price(product, fx_rate)
+    rating = ""
+    if product.rating is not None:
+        # The same message and values as ``{% blocktranslate count %}`` in rating.html.
+        rating = ngettext(
+            "%(rating)s out of 5 (%(reviews)s review)",
+            "%(rating)s out of 5 (%(reviews)s reviews)",
+            product.review_count,
+        ) % {
+            "rating": render_value_in_context(product.rating, context),
+            "reviews": render_value_in_context(intcomma(product.review_count), context),
+        }
+    return {
+        "product": product,
+        "text": text,
+        "url": _card_url(product, text),
+        "image_url": web_url(product.primary_image_url) or text.placeholder,
+        "price_krw": won(price_krw),
+        "list_price_krw": won(list_price_krw) if list_price_krw else "",
+        "rating": mark_safe(rating),  # noqa: S308 - the values are escaped, the message is ours
+        "fast_delivery": getattr(product, "domestic_available", 0) > 0,
+        "heading_level": str(heading_level),
+    }
+
+
 @register.inclusion_tag("catalog/includes/product_card.html", takes_context=True)
 def product_card(context: template.Context, product: Product, heading_level: int = 3) -> dict:
     """One product in a list: image, title, price in won, rating and the fast-delivery
     badge. The FX rate comes from the page (one lookup per page, not per product)."""
-    fx_rate = context["fx_rate"]
-    return {
-        "product": product,
-        "price_krw": shelf_price(product, fx_rate),
-        "list_price_krw": list_price(product, fx_rate),
-        "fast_delivery": getattr(product, "domestic_available", 0) > 0,
-        "heading_level": heading_level,
-    }
+    return _card_context(context, product, heading_level, _CardText.current())
 
 
 # Bump when product_card.html changes shape, so cards cached by the old code are not used.
@@ -122,9 +194,11 @@ def product_cards(context: template.Context, products, heading_level: int = 3) -
     seconds = page_cache_seconds()
     fx_rate = context["fx_rate"]
     card = context.template.engine.get_template(CARD_TEMPLATE)
+    text = _CardText.current()
     if seconds <= 0:
         cards = [
-            card.render(context.new(product_card(context, p, heading_level))) for p in products
+            card.render(context.new(_card_context(context, p, heading_level, text)))
+            for p in products
         ]
         return format_html_join("", "<li>{}</li>", ((html,) for html in cards))
     placeholder = static("img/placeholder.svg")
@@ -137,7 +211,7 @@ def product_cards(context: template.Context, products, heading_level: int = 3) -
     for product, key in zip(products, keys, strict=True):
         html = found.get(key)
         if html is None:
-            html = card.render(context.new(product_card(context, product, heading_level)))
+            html = card.render(context.new(_card_context(context, product, heading_level, text)))
             rendered[key] = html
         parts.append(html)
     if rendered:
