@@ -72,6 +72,18 @@ def fx_rate_current(*, kind: str = ExchangeRate.Kind.SELLING) -> FxRate:
     return current
 
 
+def fx_rates_current() -> tuple[FxRate, FxRate]:
+    """The current (selling, customs) rates, as ``fx_rate_current`` gives each, read from
+    the cache in one round trip (``get_many``); a rate missing from it is read as
+    ``fx_rate_current`` reads it (and cached)."""
+    selling_key = FX_CACHE_KEY.format(kind=ExchangeRate.Kind.SELLING)
+    customs_key = FX_CACHE_KEY.format(kind=ExchangeRate.Kind.CUSTOMS)
+    found = cache.get_many([selling_key, customs_key])
+    selling = found.get(selling_key) or fx_rate_current(kind=ExchangeRate.Kind.SELLING)
+    customs = found.get(customs_key) or fx_rate_current(kind=ExchangeRate.Kind.CUSTOMS)
+    return selling, customs
+
+
 def fx_cache_clear() -> None:
     """Forget the cached rates (and, to be sure, the cached catalog pages, whose key
     already holds the rates)."""

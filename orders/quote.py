@@ -18,8 +18,8 @@ from decimal import Decimal
 from django.conf import settings
 
 from catalog import pricing
-from catalog.models import ExchangeRate, Product
-from catalog.selectors import fx_rate_current
+from catalog.models import Product
+from catalog.selectors import fx_rates_current
 
 
 @dataclass(frozen=True)
@@ -126,16 +126,13 @@ def quote_build(
 ) -> Quote:
     """Price ``lines`` (each already split into domestic and cross-border units) at the
     current rates, or at the given ones. Pure apart from reading the current FX rates."""
-    selling = (
-        fx_selling_rate
-        if fx_selling_rate is not None
-        else fx_rate_current(kind=ExchangeRate.Kind.SELLING).rate
-    )
-    customs_rate = (
-        fx_customs_rate
-        if fx_customs_rate is not None
-        else fx_rate_current(kind=ExchangeRate.Kind.CUSTOMS).rate
-    )
+    if fx_selling_rate is None or fx_customs_rate is None:
+        # Both current rates in one cache round trip.
+        current_selling, current_customs = fx_rates_current()
+        selling = fx_selling_rate if fx_selling_rate is not None else current_selling.rate
+        customs_rate = fx_customs_rate if fx_customs_rate is not None else current_customs.rate
+    else:
+        selling, customs_rate = fx_selling_rate, fx_customs_rate
     margin = Decimal(settings.PRICE_MARGIN)
 
     priced: list[QuoteLine] = []

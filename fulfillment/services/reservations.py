@@ -26,11 +26,12 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Sum
+from django.db.models import F, QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from orders.models import Order, OrderStatus
+from orders.prepared import PreparedQuery
 from storefront.errors import ApplicationError
 
 from ..models import Reservation, Stock
@@ -146,11 +147,8 @@ def _result(wanted: dict[int, int], domestic: dict[int, int]) -> ReservationResu
     return ReservationResult(lines=tuple(lines))
 
 
-def _lock_domestic_stock(*, product_ids: Iterable[int]) -> list[Stock]:
-    """The products' stock rows in domestic, active warehouses, locked in primary-key order
-    (the one lock order every stock write uses). ``of=("self",)``: the warehouse rows joined
-    for the filter are read, not locked."""
-    return list(
+def _domestic_stock_for_update(product_ids: Iterable[int]) -> QuerySet[Stock]:
+    return (
         Stock.objects.select_for_update(of=("self",))
         .select_related("warehouse")
         .filter(
@@ -160,6 +158,64 @@ def _lock_domestic_stock(*, product_ids: Iterable[int]) -> list[Stock]:
         )
         .order_by("pk")
     )
+
+
+# The lock query compiled once per process for each number of products up to this many
+# (a cart holds a few): compiling it cost more Python than running it.
+PREPARED_LOCK_MAX_PRODUCTS = 8
+_LOCK_QUERIES = {
+    count: PreparedQuery(
+        lambda **ids: _domestic_stock_for_update(ids.values()),
+        *(f"product_{n}" for n in range(count)),
+    )
+    for count in range(1, PREPARED_LOCK_MAX_PRODUCTS + 1)
+}
+
+
+def _lock_domestic_stock(*, product_ids: Iterable[int]) -> list[Stock]:
+    """The products' stock rows in domestic, active warehouses, locked in primary-key order
+    (the one lock order every stock write uses). ``of=("self",)``: the warehouse rows joined
+    for the filter are read, not locked."""
+    ids = list(dict.fromkeys(product_ids))
+    prepared = _LOCK_QUERIES.get(len(ids))
+    if prepared is None:
+        return list(_domestic_stock_for_update(ids))
+    return prepared.fetch(**{f"product_{n}": product_id for n, product_id in enumerate(ids)})
+
+
+def _stock_rows_take(takes: list[tuple[Stock, int]]) -> set[int]:
+    """Add each (row, units) to the row's ``reserved`` where the units are still free (a
+    conditional ``F()`` update per row); return the ids of the rows that took them. On
+    PostgreSQL one ``UPDATE ... FROM (VALUES ...)`` for all the rows, same condition."""
+    if not takes:
+        return set()
+    connection = transaction.get_connection(Stock.objects.db)
+    if connection.vendor != "postgresql":
+        return {
+            stock.pk
+            for stock, units in takes
+            if Stock.objects.filter(
+                pk=stock.pk, on_hand__gte=F("allocated") + F("reserved") + units
+            ).update(reserved=F("reserved") + units)
+        }
+    quote = connection.ops.quote_name
+    table = quote(Stock._meta.db_table)
+    pk, on_hand, allocated, reserved = (
+        quote(Stock._meta.get_field(name).column)
+        for name in ("id", "on_hand", "allocated", "reserved")
+    )
+    values = ", ".join(["(%s, %s)"] * len(takes))
+    # Only quoted model identifiers and placeholders in the text; the values are parameters.
+    sql = (
+        f"UPDATE {table} AS s SET {reserved} = s.{reserved} + v.units "  # noqa: S608
+        f"FROM (VALUES {values}) AS v(id, units) "
+        f"WHERE s.{pk} = v.id AND s.{on_hand} >= s.{allocated} + s.{reserved} + v.units "
+        f"RETURNING s.{pk}"
+    )
+    params = [value for stock, units in takes for value in (stock.pk, units)]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {row[0] for row in cursor.fetchall()}
 
 
 def _existing_split(*, order_id: int) -> dict[int, int] | None:
@@ -196,8 +252,9 @@ def stock_reserve(
     For each product, units come from domestic, active warehouses in priority order
     (lowest first), spilling across warehouses; what cannot be held is cross-border. One
     transaction: the stock rows are locked in primary-key order, each row's ``reserved``
-    grows by a conditional ``F()`` update, and one ``Reservation`` row is written per stock
-    row used. Nothing else changes (no allocation, no on-hand change).
+    grows by a conditional update (one statement for all the rows on PostgreSQL), and one
+    ``Reservation`` row is written per stock row used. Nothing else changes (no allocation,
+    no on-hand change).
 
     Idempotent: when the order already holds reservations (active, or converted at
     payment) nothing is reserved again and the split they make is returned (the lines are
@@ -224,18 +281,21 @@ def stock_reserve(
 
             by_priority = sorted(stocks, key=lambda s: (s.warehouse.priority, s.warehouse.code))
             remaining = dict(wanted)
-            held: dict[int, int] = {}
-            reservations: list[Reservation] = []
+            takes: list[tuple[Stock, int]] = []
             for stock in by_priority:
                 units = min(stock.available, remaining[stock.product_id])
                 if units <= 0:
                     continue
-                taken = Stock.objects.filter(
-                    pk=stock.pk, on_hand__gte=F("allocated") + F("reserved") + units
-                ).update(reserved=F("reserved") + units)
-                if not taken:  # only without row locks (SQLite): the units went elsewhere
-                    continue
                 remaining[stock.product_id] -= units
+                takes.append((stock, units))
+            # Under the row locks every take succeeds; without them (SQLite) a row whose
+            # units went elsewhere holds nothing and those units ship cross-border.
+            taken = _stock_rows_take(takes)
+            held: dict[int, int] = {}
+            reservations: list[Reservation] = []
+            for stock, units in takes:
+                if stock.pk not in taken:
+                    continue
                 held[stock.product_id] = held.get(stock.product_id, 0) + units
                 reservations.append(
                     Reservation(

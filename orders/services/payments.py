@@ -26,6 +26,7 @@ from storefront.events import event_publish
 from .. import stripe_client
 from ..lifecycle import CANCELLABLE, order_event_payload, order_transition
 from ..models import Order, OrderLine, OrderStatusChange, Payment, Refund, StripeEvent
+from ..prepared import PreparedQuery
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +51,22 @@ class PaymentNotPayable(ApplicationError):
 
 # --- the PaymentIntent ---------------------------------------------------------------------
 
+# What ``payment_intent_ensure`` reads: the whole payment it returns, and of its order only
+# what it needs (loading the order's ~40 columns cost more than the query itself; other
+# order fields still load on access, one query).
+PAYMENT_FIELDS = tuple(field.name for field in Payment._meta.concrete_fields)
+PAYMENT_ORDER_FIELDS = ("order__status", "order__number", "order__total_krw")
+# The order's newest payment with those order fields, compiled once per process.
+_ORDER_PAYMENT = PreparedQuery(
+    lambda order_id: (
+        Payment.objects.select_related("order")
+        .only(*PAYMENT_FIELDS, *PAYMENT_ORDER_FIELDS)
+        .filter(order_id=order_id)
+        .order_by("-created_at", "-id")[:1]
+    ),
+    "order_id",
+)
+
 
 def payment_intent_ensure(*, order_id: int) -> Payment:
     """Make sure the unpaid order has a PaymentIntent for its total and return its payment.
@@ -58,12 +75,8 @@ def payment_intent_ensure(*, order_id: int) -> Payment:
     timeout returns the same PaymentIntent. Raises ``PaymentNotPayable`` for an order that
     is no longer awaiting payment and ``stripe_client.StripeUnavailable`` when Stripe does
     not answer (nothing is lost: the next call tries again with the same key)."""
-    payment = (
-        Payment.objects.select_related("order")
-        .filter(order_id=order_id)
-        .order_by("-created_at", "-id")
-        .first()
-    )
+    found = _ORDER_PAYMENT.fetch(order_id=order_id)
+    payment = found[0] if found else None
     if payment is None or payment.order.status != Order.Status.PENDING_PAYMENT:
         raise PaymentNotPayable(_("This order is not awaiting payment."))
     if payment.status == Payment.Status.CANCELLED:

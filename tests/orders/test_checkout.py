@@ -272,3 +272,99 @@ def test_unavailable_product_or_empty_cart_is_refused(shopper, rates, domestic_p
         )
     assert raised.value.code == "product_unavailable"
     nothing_placed(cart, 1)
+
+
+def _preview_as(monkeypatch, domestic: dict[int, int]) -> None:
+    """Make the preview (before the transaction) see ``domestic`` units per product
+    instead of what stock holds: as if stock changed between the preview and the
+    reservation."""
+    from orders.services import checkout
+
+    real = checkout._checkout_lines_previewed
+
+    def previewed(*, cart_id):
+        lines, _preview = real(cart_id=cart_id)
+        return lines, {
+            line.product.pk: (domestic[line.product.pk], line.quantity - domestic[line.product.pk])
+            for line in lines
+        }
+
+    monkeypatch.setattr(checkout, "_checkout_lines_previewed", previewed)
+
+
+def test_units_gone_after_the_preview_are_priced_cross_border(
+    monkeypatch, shopper, rates, us_product, domestic_product, customs_check
+):
+    # The preview saw domestic stock for both; only the domestic product really has it.
+    cart = cart_with(shopper, (us_product, 1), (domestic_product, 1))
+    _preview_as(monkeypatch, {us_product.pk: 1, domestic_product.pk: 1})
+    order = order_place(
+        customer_id=shopper.pk,
+        email=shopper.email,
+        cart_id=cart.pk,
+        address=HONG,
+        customs=declaration(),
+    )
+    order.refresh_from_db()
+    lines = {line.product_id: line for line in order.lines.all()}
+    assert lines[us_product.pk].cross_border_quantity == 1
+    assert lines[domestic_product.pk].domestic_quantity == 1
+    assert order.has_cross_border is True
+    assert pccc.pccc_decrypt(order.pccc_encrypted) == HONG_PCCC
+    assert order.pccc_last4 == "0001"
+    assert order.customs_consent_at is not None
+    assert order.items_krw == 84700
+    assert order.total_krw == sum(line.line_total_krw for line in lines.values()) + (
+        order.domestic_shipping_krw
+        + order.cross_border_shipping_krw
+        + order.duty_krw
+        + order.vat_krw
+        - order.discount_krw
+    )
+
+
+def test_units_freed_after_the_preview_are_priced_domestic(
+    monkeypatch, shopper, rates, domestic_product, customs_check
+):
+    # The preview saw no domestic stock (cross-border, PCCC given); the reservation holds it.
+    cart = cart_with(shopper, (domestic_product, 1))
+    _preview_as(monkeypatch, {domestic_product.pk: 0})
+    order = order_place(
+        customer_id=shopper.pk,
+        email=shopper.email,
+        cart_id=cart.pk,
+        address=HONG,
+        customs=declaration(),
+    )
+    order.refresh_from_db()
+    line = order.lines.get()
+    assert (line.domestic_quantity, line.cross_border_quantity) == (1, 0)
+    assert order.has_cross_border is False
+    assert (order.pccc_encrypted, order.pccc_last4, order.customs_consent_at) == ("", "", None)
+    assert (order.duty_krw, order.vat_krw, order.cross_border_shipping_krw) == (0, 0, 0)
+    assert order.items_krw == 38500
+    assert order.total_krw == 38500 + order.domestic_shipping_krw
+    assert Payment.objects.get(order=order).amount_krw == order.total_krw
+
+
+def test_a_taken_order_number_is_replaced_by_a_new_one(
+    monkeypatch, shopper, rates, domestic_product
+):
+    from orders.services import checkout
+
+    cart = cart_with(shopper, (domestic_product, 1))
+    first = order_place(
+        customer_id=shopper.pk, email=shopper.email, cart_id=cart.pk, address=HONG, customs=None
+    )
+    CartLine.objects.create(cart=cart, product=domestic_product, quantity=1)
+    numbers = iter([first.number, "GS991231-NEW234"])
+    monkeypatch.setattr(checkout, "_new_order_number", lambda now: next(numbers))
+    second = order_place(
+        customer_id=shopper.pk,
+        email=shopper.email,
+        cart_id=cart.pk,
+        address=HONG,
+        customs=None,
+    )
+    assert second.number == "GS991231-NEW234"
+    assert Order.objects.count() == 2
