@@ -19,7 +19,7 @@ import uuid
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -133,6 +133,22 @@ _CART_FOR_UPDATE = PreparedQuery(
     lambda cart_id: Cart.objects.select_for_update().filter(pk=cart_id).order_by("pk")[:1],
     "cart_id",
 )
+
+
+def _cart_lines_delete(*, cart_id: int) -> list[tuple[int, int]]:
+    """Delete the cart's lines (one statement) and return what they held, as sorted
+    (product id, quantity) pairs."""
+    table = connection.ops.quote_name(CartLine._meta.db_table)
+    cart, product, quantity = (
+        connection.ops.quote_name(CartLine._meta.get_field(name).column)
+        for name in ("cart", "product", "quantity")
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {table} WHERE {cart} = %s RETURNING {product}, {quantity}",  # noqa: S608
+            [cart_id],
+        )
+        return sorted((int(product_id), int(units)) for product_id, units in cursor.fetchall())
 
 
 def _cart_lines(cart_id: int, *, with_available: bool = False) -> list[CartLine]:
@@ -450,8 +466,19 @@ def _order_place_held(
         cart = next(iter(_CART_FOR_UPDATE.fetch(cart_id=cart_id)), None)
         # The cart is emptied now, under its lock (a refusal below rolls it back with the
         # rest); nothing to delete means a concurrent placement of this cart came first.
-        if cart is None or not CartLine.objects.filter(cart_id=cart_id).delete()[0]:
+        emptied = _cart_lines_delete(cart_id=cart_id) if cart is not None else []
+        if not emptied:
             raise CheckoutRefused(_("Your cart is empty."), code="cart_empty")
+        if emptied != sorted((line.product.pk, line.quantity) for line in request_lines):
+            # A line added, removed or changed (another tab) since the lines were read:
+            # ordering what was read would drop the change with the cart.
+            raise QuoteChanged(
+                _(
+                    "Your cart changed while you were checking out. "
+                    "Please review it and place the order again."
+                ),
+                code="cart_changed",
+            )
         order = _order_create(
             customer_id=customer_id,
             email=email,

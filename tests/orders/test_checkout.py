@@ -368,3 +368,60 @@ def test_a_taken_order_number_is_replaced_by_a_new_one(
     )
     assert second.number == "GS991231-NEW234"
     assert Order.objects.count() == 2
+
+
+def _cart_changes_after_the_read(monkeypatch, change) -> None:
+    """Run ``change`` right after checkout read the cart's lines (before the cart lock):
+    the shopper editing the cart in another tab while the order is being placed."""
+    from orders.services import checkout
+
+    real = checkout._checkout_lines_previewed
+
+    def previewed(*, cart_id):
+        read = real(cart_id=cart_id)
+        change()
+        return read
+
+    monkeypatch.setattr(checkout, "_checkout_lines_previewed", previewed)
+
+
+@pytest.mark.parametrize("edit", ["line added", "quantity changed", "line removed"])
+def test_a_cart_edited_while_placing_places_nothing_and_keeps_the_edit(
+    monkeypatch, shopper, rates, domestic_product, edit
+):
+    """Before, the lines read were ordered and then every line of the cart deleted: a line
+    added in another tab in between was lost without being ordered."""
+    other = StockFactory(on_hand=5, product__source_price_usd=Decimal("10.00")).product
+    cart = cart_with(shopper, (domestic_product, 1), (other, 1))
+
+    def change():
+        if edit == "line added":
+            CartLine.objects.create(cart=cart, product=ProductFactory(), quantity=2)
+        elif edit == "quantity changed":
+            CartLine.objects.filter(cart=cart, product=other).update(quantity=3)
+        else:
+            CartLine.objects.filter(cart=cart, product=other).delete()
+
+    _cart_changes_after_the_read(monkeypatch, change)
+    with pytest.raises(QuoteChanged) as refused:
+        order_place(customer_id=shopper.pk, email=shopper.email, cart_id=cart.pk, address=HONG,
+                    customs=None)  # fmt: skip
+    assert refused.value.code == "cart_changed"
+    assert "changed" in refused.value.message
+    nothing_placed(cart, {"line added": 3, "quantity changed": 2, "line removed": 1}[edit])
+    if edit == "quantity changed":
+        assert CartLine.objects.get(cart=cart, product=other).quantity == 3
+
+
+def test_a_cart_left_alone_while_placing_is_ordered_and_emptied(
+    monkeypatch, shopper, rates, domestic_product
+):
+    cart = cart_with(shopper, (domestic_product, 2))
+    _cart_changes_after_the_read(monkeypatch, lambda: None)
+    order = order_place(
+        customer_id=shopper.pk, email=shopper.email, cart_id=cart.pk, address=HONG, customs=None
+    )
+    assert [(line.product_id, line.quantity) for line in order.lines.all()] == [
+        (domestic_product.pk, 2)
+    ]
+    assert cart.lines.count() == 0
