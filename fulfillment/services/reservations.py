@@ -31,8 +31,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from orders.models import Order, OrderStatus
-from orders.prepared import PreparedQuery
 from storefront.errors import ApplicationError
+from storefront.prepared import PreparedQuery
 
 from ..models import Reservation, Stock
 

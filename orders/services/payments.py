@@ -22,11 +22,11 @@ from django.utils.translation import gettext as _
 from fulfillment.services.reservations import stock_reservations_release
 from storefront.errors import ApplicationError
 from storefront.events import event_publish
+from storefront.prepared import PreparedQuery
 
 from .. import stripe_client
 from ..lifecycle import CANCELLABLE, order_event_payload, order_transition
 from ..models import Order, OrderLine, OrderStatusChange, Payment, Refund, StripeEvent
-from ..prepared import PreparedQuery
 
 logger = logging.getLogger(__name__)
 

@@ -1,4 +1,5 @@
-"""Read queries compiled to SQL once per process (issue 7: order placement speed).
+"""Read queries compiled to SQL once per process (issue 7: order placement and product page
+speed).
 
 Turning a ``QuerySet`` with ``select_related``, ``only`` and a subquery into SQL costs more
 Python than PostgreSQL spends running it (~0.6 ms for the checkout cart query, which runs
@@ -7,16 +8,17 @@ compiles it, and from then on only runs the stored SQL with the real ids and tur
 rows into model instances the way the ORM does (``Model.from_db``, the ``select_related``
 objects, the annotations), so callers get the same objects as from the queryset.
 
-It falls back to the plain queryset when a placeholder does not appear exactly once among
-the compiled parameters. Database converters (an annotation's ``int()``, SQLite's decimals,
-JSON fields) are applied as the ORM applies them. A query with ``select_for_update`` still
-refuses to run outside a transaction.
+Placeholders are integers (ids) or, for the names given as ``text``, strings (an ASIN, a
+category path). It falls back to the plain queryset when a placeholder does not appear
+exactly once among the compiled parameters. Database converters (an annotation's
+``int()``, SQLite's decimals, JSON fields) are applied as the ORM applies them. A query
+with ``select_for_update`` still refuses to run outside a transaction.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,8 +27,10 @@ from django.db.models import Model, QuerySet
 from django.db.models.query import get_related_populators
 from django.db.transaction import TransactionManagementError
 
-# Placeholder values stand for the real ids in the compiled parameters; no row has them.
+# Placeholder values stand for the real values in the compiled parameters; no row has
+# them (no id is negative, no text holds a NUL byte).
 _PLACEHOLDER_BASE = -7_331_000_001
+_TEXT_PLACEHOLDER = "\x00prepared-{n}\x00"
 
 
 @dataclass(frozen=True)
@@ -49,14 +53,20 @@ _UNSET = object()
 
 class PreparedQuery:
     """``build(**placeholders)`` returns the queryset (evaluated as a list of model
-    instances); ``fetch(**values)`` runs it for the given ids. ``names`` are the keyword
-    arguments ``build`` takes (integer ids, each used once in the query)."""
+    instances); ``fetch(**values)`` runs it for the given values. ``names`` are the keyword
+    arguments ``build`` takes, each used once in the query: integer ids, or strings for
+    the names also listed in ``text``."""
 
     def __init__(
-        self, build: Callable[..., QuerySet], *names: str, using: str = DEFAULT_DB_ALIAS
+        self,
+        build: Callable[..., QuerySet],
+        *names: str,
+        text: Iterable[str] = (),
+        using: str = DEFAULT_DB_ALIAS,
     ) -> None:
         self._build = build
         self._names = names
+        self._text = frozenset(text)
         self._using = using
         self._compiled: Any = _UNSET
         self._lock = threading.Lock()
@@ -101,14 +111,19 @@ class PreparedQuery:
         return objects
 
     def _compile(self) -> _Compiled | None:
-        placeholders = {name: _PLACEHOLDER_BASE - n for n, name in enumerate(self._names)}
+        placeholders = {
+            name: _TEXT_PLACEHOLDER.format(n=n) if name in self._text else _PLACEHOLDER_BASE - n
+            for n, name in enumerate(self._names)
+        }
         queryset = self._build(**placeholders)
         compiler = queryset.query.get_compiler(using=self._using)
         sql, params = compiler.as_sql()
         positions = {}
         for name, placeholder in placeholders.items():
             found = [
-                n for n, param in enumerate(params) if type(param) is int and param == placeholder
+                n
+                for n, param in enumerate(params)
+                if type(param) is type(placeholder) and param == placeholder
             ]
             if len(found) != 1:
                 return None

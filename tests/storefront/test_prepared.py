@@ -1,4 +1,4 @@
-"""``orders.prepared.PreparedQuery``: a read query compiled once per process gives the same
+"""``storefront.prepared.PreparedQuery``: a read query compiled once per process gives the same
 model instances as the queryset it stands for."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from django.db.transaction import TransactionManagementError
 from django.test.utils import CaptureQueriesContext
 
 from orders.models import Cart, CartLine
-from orders.prepared import PreparedQuery
 from orders.services import checkout
+from storefront.prepared import PreparedQuery
 from tests.factories import StockFactory
 
 pytestmark = pytest.mark.django_db
