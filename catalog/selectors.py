@@ -17,10 +17,12 @@ from django.contrib.postgres.search import (
 from django.core.cache import cache
 from django.db import connection
 from django.db.models import BigIntegerField, ExpressionWrapper, F, Q, QuerySet
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from fulfillment import selectors as stock_selectors
+from storefront.prepared import PreparedQuery
 
 from . import cache as page_cache
 from . import pricing
@@ -157,6 +159,10 @@ def category_ancestors(*, category: Category) -> list[Category]:
     return list(Category.objects.get_ancestors(category))
 
 
+# The breadcrumb query per trail depth, compiled once per process (``PreparedQuery``).
+_CATEGORY_TRAILS: dict[int, PreparedQuery] = {}
+
+
 def category_trail(*, category: Category | None) -> list[Category]:
     """The breadcrumb trail of a product's category: its ancestors and itself, root first,
     always one query when there is a category (the page's query count does not depend on
@@ -165,18 +171,41 @@ def category_trail(*, category: Category | None) -> list[Category]:
         return []
     steplen = category.steplen
     paths = [category.path[:end] for end in range(steplen, len(category.path) + 1, steplen)]
-    return list(Category.objects.filter(path__in=paths).order_by("depth"))
+    prepared = _CATEGORY_TRAILS.get(len(paths))
+    if prepared is None:
+        names = [f"path_{n}" for n in range(len(paths))]
+        prepared = _CATEGORY_TRAILS.setdefault(
+            len(paths),
+            PreparedQuery(
+                lambda **paths: Category.objects.filter(path__in=paths.values()).order_by("depth"),
+                *names,
+                text=names,
+            ),
+        )
+    return prepared.fetch(**{f"path_{n}": path for n, path in enumerate(paths)})
+
+
+# Compiled once per process (``PreparedQuery``): building the SQL cost more Python than
+# PostgreSQL spends running it.
+_PRODUCT_FOR_SHOPPER = PreparedQuery(
+    lambda asin: (
+        Product.objects.select_related("category", "customs_class")
+        .defer("search_vector")  # for the database's search only
+        .annotate(domestic_available=stock_selectors.domestic_available_subquery())
+        .filter(asin=asin, is_active=True)
+    ),
+    "asin",
+    text=["asin"],
+)
 
 
 def product_get_for_shopper(*, asin: str) -> Product:
-    """An active product by ASIN with what its page shows, or 404."""
-    return get_object_or_404(
-        Product.objects.select_related("category", "customs_class")
-        .defer("search_vector")  # for the database's search only
-        .annotate(domestic_available=stock_selectors.domestic_available_subquery()),
-        asin=asin.upper(),
-        is_active=True,
-    )
+    """An active product by ASIN with what its page shows, or 404 (the query is compiled
+    once per process)."""
+    found = _PRODUCT_FOR_SHOPPER.fetch(asin=asin.upper())
+    if not found:
+        raise Http404("No Product matches the given query.")
+    return found[0]
 
 
 @dataclass(frozen=True)
@@ -201,9 +230,12 @@ class ImportFeesEstimate:
         return self.assessment.import_fees_krw
 
 
-def product_import_fees_estimate(*, product: Product) -> ImportFeesEstimate:
+def product_import_fees_estimate(
+    *, product: Product, customs_rate: Decimal | None = None
+) -> ImportFeesEstimate:
     """The import fees for one unit of ``product`` bought on its own (the product page's
-    note). Orders are assessed as a whole at checkout, which may cross the limit."""
+    note). Orders are assessed as a whole at checkout, which may cross the limit.
+    ``customs_rate``: the current customs rate when the caller has it already."""
     customs_class = product.customs_class
     line = pricing.CustomsLine(
         reference=product.asin,
@@ -214,7 +246,8 @@ def product_import_fees_estimate(*, product: Product) -> ImportFeesEstimate:
         description=product.title,
     )
     freight = pricing.cross_border_freight_krw(weight_kg=product.weight_kg)
-    customs_rate = fx_rate_current(kind=ExchangeRate.Kind.CUSTOMS).rate
+    if customs_rate is None:
+        customs_rate = fx_rate_current(kind=ExchangeRate.Kind.CUSTOMS).rate
     return ImportFeesEstimate(
         assessment=pricing.customs_assess(
             lines=[line], freight_krw=freight, customs_rate=customs_rate

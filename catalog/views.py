@@ -20,7 +20,7 @@ from . import selectors
 from .cache import page_serve
 from .forms import ProductFilterForm, ProductFilters
 from .models import Category, Product
-from .templatetags.catalog_tags import web_url
+from .templatetags.catalog_tags import product_page_text, web_url
 
 
 @dataclass(frozen=True)
@@ -193,19 +193,36 @@ def product(request: HttpRequest, asin: str) -> HttpResponse:
 
     def build(extra: dict) -> tuple[HttpResponse, list[Product]]:
         item = selectors.product_get_for_shopper(asin=asin)
-        fx = selectors.fx_rate_current()
+        # Both rates in one cache round trip; the customs rate is for the import fees.
+        fx, customs_fx = selectors.fx_rates_current()
         promise = stock_selectors.delivery_promise(domestic_units=item.domestic_available)
+        images = [url for url in item.image_urls if web_url(url)]
+        trail = selectors.category_trail(category=item.category)
+        import_fees = (
+            None
+            if promise.domestic
+            else selectors.product_import_fees_estimate(product=item, customs_rate=customs_fx.rate)
+        )
+        # Month and weekday names come from Django's own Korean/English catalogs.
+        delivery_date_format = pgettext("delivery date format", "D, M j")
         context = {
             "product": item,
-            "images": [url for url in item.image_urls if web_url(url)],
-            "trail": selectors.category_trail(category=item.category),
+            "images": images,
+            "trail": trail,
             "fx_rate": fx.rate,
             "promise": promise,
-            "import_fees": None
-            if promise.domestic
-            else selectors.product_import_fees_estimate(product=item),
-            # Month and weekday names come from Django's own Korean/English catalogs.
-            "delivery_date_format": pgettext("delivery date format", "D, M j"),
+            "import_fees": import_fees,
+            # The values the template prints, worked out in Python (a miss renders fewer
+            # template nodes): prices, breadcrumb links, messages, dates.
+            "page_text": product_page_text(
+                product=item,
+                images=images,
+                trail=trail,
+                fx_rate=fx.rate,
+                promise=promise,
+                import_fees=import_fees,
+                date_format=delivery_date_format,
+            ),
             **extra,
         }
         return render(request, "catalog/product.html", context), [item]

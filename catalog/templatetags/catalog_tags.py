@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+import functools
 import hashlib
 import re
 from dataclasses import dataclass
@@ -12,10 +14,11 @@ from django.conf import settings
 from django.contrib.humanize.templatetags.humanize import intcomma
 from django.core.cache import cache
 from django.template.base import render_value_in_context
+from django.template.defaultfilters import date as date_filter
 from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import translation
-from django.utils.html import format_html_join
+from django.utils.html import conditional_escape, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext, ngettext
 
@@ -219,3 +222,142 @@ def product_cards(context: template.Context, products, heading_level: int = 3) -
     # Rendered by the (autoescaping) card template, here or when it was cached: the
     # cache keeps the SafeString type, so format_html_join does not escape it again.
     return format_html_join("", "<li>{}</li>", ((html,) for html in parts))
+
+
+# --- The product page -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProductThumb:
+    url: str
+    alt: str
+
+
+@dataclass(frozen=True)
+class ProductPageText:
+    """The product page's values ready to print (``product_page_text``)."""
+
+    price: str
+    list_price: str
+    trail: str
+    thumbs: list[ProductThumb]
+    rating: str
+    earliest_iso: str
+    earliest: str
+    latest_iso: str
+    latest: str
+    import_fees_note: str
+    import_fees_weight_note: str
+    weight: str
+
+
+@functools.lru_cache(maxsize=64)
+def _date_text(day: datetime.date, date_format: str, language: str | None) -> str:
+    # ``language`` is only in the key: month and weekday names follow the active one.
+    return conditional_escape(date_filter(day, date_format))
+
+
+def _text(value: object) -> str:
+    """A value as ``{{ value }}`` or a ``blocktranslate`` variable prints it."""
+    return render_value_in_context(value, _PLAIN_CONTEXT)
+
+
+_PLAIN_CONTEXT = template.Context(autoescape=True)
+
+
+def _import_fees_note(import_fees) -> str:
+    """The ``blocktranslate`` messages of the import fees section, with the same values."""
+    assessment = import_fees.assessment
+    values = {
+        "value": _text(usd(assessment.goods_value_usd)),
+        "limit": _text(usd(assessment.duty_free_limit_usd)),
+    }
+    if assessment.duty_free:
+        message = gettext(
+            "None for one unit: its price (%(value)s) is within the %(limit)s duty-free "
+            "limit, so no duty or VAT is due."
+        )
+    elif assessment.import_fees_krw:
+        values |= {
+            "fees": _text(won(assessment.import_fees_krw)),
+            "duty": _text(won(assessment.duty_krw)),
+            "vat": _text(won(assessment.vat_krw)),
+        }
+        message = gettext(
+            "About %(fees)s for one unit (duty %(duty)s + VAT %(vat)s): its price "
+            "(%(value)s) is over the %(limit)s duty-free limit, so the whole value plus "
+            "international freight is taxed. You pay it with your order."
+        )
+    else:
+        message = gettext(
+            "None: its price (%(value)s) is over the %(limit)s duty-free limit, but no "
+            "duty or VAT applies to this kind of item."
+        )
+    return mark_safe(message % values)  # noqa: S308 - the values are escaped, the message is ours
+
+
+def product_page_text(
+    *,
+    product: Product,
+    images: list[str],
+    trail: list,
+    fx_rate: Decimal,
+    promise,
+    import_fees,
+    date_format: str,
+) -> ProductPageText:
+    """What ``catalog/product.html`` printed through tags and filters (``shelf_price``,
+    ``won``, ``url``, ``blocktranslate``, ``date``, ``kg``) worked out in Python, with
+    the same output: a product page miss renders far fewer template nodes."""
+    price_krw = shelf_price(product, fx_rate)
+    list_price_krw = list_price(product, fx_rate)
+    total = len(images)
+    thumbs = [
+        ProductThumb(
+            url=url,
+            alt=mark_safe(  # noqa: S308 - the numbers are escaped, the message is ours
+                gettext("Image %(number)s of %(total)s")
+                % {"number": _text(number), "total": _text(total)}
+            ),
+        )
+        for number, url in enumerate(images, start=1)
+    ]
+    rating = ""
+    if product.rating is not None:
+        # The same message and values as ``{% blocktranslate count %}`` in rating.html.
+        rating = mark_safe(  # noqa: S308 - the values are escaped, the message is ours
+            ngettext(
+                "%(rating)s out of 5 (%(reviews)s review)",
+                "%(rating)s out of 5 (%(reviews)s reviews)",
+                product.review_count,
+            )
+            % {"rating": _text(product.rating), "reviews": _text(intcomma(product.review_count))}
+        )
+    language = translation.get_language()
+    weight_note = ""
+    if import_fees is not None and import_fees.weight_estimated:
+        weight_note = mark_safe(  # noqa: S308 - the value is escaped, the message is ours
+            gettext(
+                "The shipping weight (about %(weight)s kg) is estimated from the category, "
+                "so the estimate may change."
+            )
+            % {"weight": _text(kg(import_fees.weight_kg))}
+        )
+    return ProductPageText(
+        price=won(price_krw),
+        list_price=won(list_price_krw) if list_price_krw else "",
+        trail=format_html_join(
+            "",
+            '<li><a href="{}">{}</a></li>',
+            ((category.get_absolute_url(), category.name) for category in trail),
+        ),
+        thumbs=thumbs,
+        rating=rating,
+        earliest_iso=_date_text(promise.earliest, "Y-m-d", language),
+        earliest=_date_text(promise.earliest, date_format, language),
+        latest_iso=_date_text(promise.latest, "Y-m-d", language),
+        latest=_date_text(promise.latest, date_format, language),
+        import_fees_note=_import_fees_note(import_fees) if import_fees is not None else "",
+        import_fees_weight_note=weight_note,
+        weight=kg(product.weight_kg),
+    )
