@@ -152,27 +152,14 @@ def search(request: HttpRequest) -> HttpResponse:
         # Full text first, with the count in the page's query; the typo fallback only
         # when full text finds nothing at all (one query for a normal search, not a probe,
         # a count and the page).
-        listing = _paginate(
-            request,
-            _search(
-                filters,
-                category=filters.category,
-                fx_rate=fx.rate,
-                text_match=selectors.TEXT_MATCH_FULL_TEXT,
-            ),
-            count_with_page=True,
-        )
-        if listing.page.paginator.count == 0 and selectors.search_has_typo_fallback():
-            listing = _paginate(
-                request,
-                _search(
-                    filters,
-                    category=filters.category,
-                    fx_rate=fx.rate,
-                    text_match=selectors.TEXT_MATCH_TYPOS,
-                ),
-                count_with_page=True,
-            )
+        matches = [selectors.TEXT_MATCH_FULL_TEXT]
+        if selectors.search_has_typo_fallback():
+            matches.append(selectors.TEXT_MATCH_TYPOS)
+        for match in matches:
+            found = _search(filters, category=filters.category, fx_rate=fx.rate, text_match=match)
+            listing = _paginate(request, found, count_with_page=True)
+            if listing.page.paginator.count:
+                break
     else:
         listing = _paginate(request, _search(filters, category=filters.category, fx_rate=fx.rate))
     context = {

@@ -279,23 +279,7 @@ class ProductSerializer(serializers.ModelSerializer):
 
 # The columns of a list row (``ProductRow``): what ``ProductSerializer`` shows, the keys it
 # follows, the domestic units and the cursor position (catalog.selectors annotates both).
-PRODUCT_ROW_FIELDS = (
-    "id",
-    "asin",
-    "title",
-    "brand",
-    "image_urls",
-    "source_price_usd",
-    "weight_kg",
-    "updated_at",
-    "category_id",
-    "category__slug",
-    "category__name",
-    "customs_class_id",
-    "customs_class__code",
-    "domestic_available",
-    "list_position",
-)
+PRODUCT_ROW_FIELDS = (*selectors.PARTNER_PRODUCT_FIELDS, "domestic_available", "list_position")
 
 
 class _Ref:

@@ -372,6 +372,22 @@ def cache_reads(monkeypatch):
     return asked
 
 
+@pytest.fixture
+def cache_writes(monkeypatch):
+    """The keys each ``cache.set`` wrote."""
+    from django.core.cache import cache
+
+    written: list[str] = []
+    real = cache.set
+
+    def spy(key, *args, **kwargs):
+        written.append(key)
+        return real(key, *args, **kwargs)
+
+    monkeypatch.setattr(cache, "set", spy)
+    return written
+
+
 def page_keys_read(asked: list[list[str]]) -> list[str]:
     prefix = page_cache.PAGE_KEY.format(digest="")
     records = page_cache.CHECKED_KEY.format(digest="")
@@ -490,18 +506,9 @@ def test_a_record_of_another_rendering_is_not_used_for_this_copy(
     assert new_token != old_token
 
 
-def test_no_window_means_no_check_records(item, settings, cache_reads, monkeypatch):
-    from django.core.cache import cache
-
+def test_no_window_means_no_check_records(item, settings, cache_reads, cache_writes):
     settings.CATALOG_PAGE_RECHECK_SECONDS = 0
-    written: list[str] = []
-    real_set = cache.set
-
-    def spy_set(key, *args, **kwargs):
-        written.append(key)
-        return real_set(key, *args, **kwargs)
-
-    monkeypatch.setattr(cache, "set", spy_set)
+    written = cache_writes
     url = pages(item)["product"]
     text(Client().get(url))
     text(Client().get(url))
@@ -512,19 +519,10 @@ def test_no_window_means_no_check_records(item, settings, cache_reads, monkeypat
     assert page_cache._recent == OrderedDict()
 
 
-def test_a_page_served_once_in_a_while_leaves_no_check_record(item, clock, processes, monkeypatch):
+def test_a_page_served_once_in_a_while_leaves_no_check_record(item, clock, processes, cache_writes):
     """One of thousands of product pages, asked for now and then: the process checking
     it had no copy of it, so it writes no record (nobody else would read it)."""
-    from django.core.cache import cache
-
-    written: list[str] = []
-    real_set = cache.set
-
-    def spy_set(key, *args, **kwargs):
-        written.append(key)
-        return real_set(key, *args, **kwargs)
-
-    monkeypatch.setattr(cache, "set", spy_set)
+    written = cache_writes
     records = page_cache.CHECKED_KEY.format(digest="")
     url = pages(item)["product"]
     processes.use("a")
