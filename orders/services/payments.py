@@ -89,12 +89,7 @@ def payment_intent_ensure(*, order_id: int) -> Payment:
         )
     if payment.payment_intent_id:
         return payment
-    intent = stripe_client.payment_intent_create(
-        amount_krw=payment.amount_krw,
-        idempotency_key=payment.idempotency_key,
-        metadata={"order_number": payment.order.number, "payment_id": str(payment.pk)},
-        description=f"Global Store {payment.order.number}",
-    )
+    intent = _payment_intent_create(payment)
     # One conditional UPDATE: a concurrent call with the same key got the same intent and
     # may have stored it first; then it is read back as stored.
     now = timezone.now()
@@ -111,6 +106,17 @@ def payment_intent_ensure(*, order_id: int) -> Payment:
     payment.status = Payment.Status.REQUIRES_PAYMENT
     payment.updated_at = now
     return payment
+
+
+def _payment_intent_create(payment: Payment) -> stripe_client.PaymentIntentData:
+    """Create the payment's PaymentIntent, or get back the one its stored idempotency key
+    already created (same key, same arguments: Stripe replays its answer)."""
+    return stripe_client.payment_intent_create(
+        amount_krw=payment.amount_krw,
+        idempotency_key=payment.idempotency_key,
+        metadata={"order_number": payment.order.number, "payment_id": str(payment.pk)},
+        description=f"Global Store {payment.order.number}",
+    )
 
 
 # --- webhook events ------------------------------------------------------------------------
@@ -287,14 +293,20 @@ def order_expire(*, order_id: int, now=None) -> bool:
 
 def _payment_intents_cancel(*, order_id: int) -> bool:
     """Cancel the order's open PaymentIntents at Stripe (idempotent). Returns True when one
-    of them turned out to have succeeded (and applies that instead)."""
-    for payment in Payment.objects.filter(order_id=order_id).exclude(payment_intent_id=None):
+    of them turned out to have succeeded (and applies that instead).
+
+    A payment without a PaymentIntent id may still have one at Stripe: its create reached
+    Stripe and every answer was lost, and the shopper never came back to the pay page.
+    Its create is sent again with the stored key, which hands back that intent (or makes
+    one, if no create ever got through), and that is cancelled like the others."""
+    for payment in Payment.objects.filter(order_id=order_id).select_related("order"):
         if payment.status in (Payment.Status.SUCCEEDED, Payment.Status.CANCELLED):
             if payment.status == Payment.Status.SUCCEEDED:
                 return True
             continue
+        payment_intent_id = payment.payment_intent_id or _payment_intent_create(payment).id
         intent = stripe_client.payment_intent_cancel(
-            payment_intent_id=payment.payment_intent_id,
+            payment_intent_id=payment_intent_id,
             idempotency_key=f"cancel-{payment.idempotency_key}",
         )
         with transaction.atomic():
@@ -311,7 +323,11 @@ def _payment_intents_cancel(*, order_id: int) -> bool:
             locked = Payment.objects.select_for_update().get(pk=payment.pk)
             if locked.status != Payment.Status.SUCCEEDED:
                 locked.status = Payment.Status.CANCELLED
-                locked.save(update_fields=["status", "updated_at"])
+                fields = ["status", "updated_at"]
+                if locked.payment_intent_id is None:  # recovered above: keep it on record
+                    locked.payment_intent_id = intent.id
+                    fields.append("payment_intent_id")
+                locked.save(update_fields=fields)
     return False
 
 

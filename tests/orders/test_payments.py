@@ -120,6 +120,30 @@ def test_expiry_cancels_the_intent_and_releases_stock(placed, stripe_local):
     assert set(Reservation.objects.values_list("status", flat=True)) == {"released"}
 
 
+def test_expiry_cancels_an_intent_whose_every_answer_was_lost(placed, stripe_local, settings):
+    """The create reached Stripe but its answer never arrived, and the shopper never came
+    back: the payment has no intent id, yet Stripe holds an open intent. Expiry gets it
+    back with the stored key and cancels it (before, it was left open at Stripe)."""
+    settings.STRIPE_MAX_RETRIES = 0
+    settings.STRIPE_TIMEOUT_SECONDS = 1
+    stripe_local.faults(drop_next=1)
+    with pytest.raises(stripe_client.StripeUnavailable):
+        payments.payment_intent_ensure(order_id=placed.pk)
+    assert Payment.objects.get(order=placed).payment_intent_id is None
+    [made] = stripe_local.objects("payment_intent")
+    later = timezone.now() + datetime.timedelta(minutes=31)
+    assert payments.order_expire(order_id=placed.pk, now=later) is True
+    placed.refresh_from_db()
+    assert placed.status == "cancelled"
+    assert len(stripe_local.objects("payment_intent")) == 1  # the same intent, no other
+    assert stripe_client.payment_intent_retrieve(payment_intent_id=made["id"]).status == (
+        "canceled"
+    )
+    payment = Payment.objects.get(order=placed)
+    assert (payment.payment_intent_id, payment.status) == (made["id"], "cancelled")
+    assert Stock.objects.get().reserved == 0
+
+
 def test_expiry_before_the_window_does_nothing(placed, stripe_local):
     payments.payment_intent_ensure(order_id=placed.pk)
     assert payments.order_expire(order_id=placed.pk) is False
