@@ -33,30 +33,27 @@ When a cached page is not served (it is rendered again instead):
   dated, pages are translated.
 
 The checks above cost a Redis round trip with the whole page and a query per hit. A busy
-page is asked for many times a second, so two things spare most of them:
+catalog is asked for many pages many times a second, so each web process also keeps the
+pages it served in its own memory (``_recent``: the page, what it was rendered under and
+the signature of its products; at most ``CATALOG_PAGE_MEMORY_MB``) and:
 
-- Each web process keeps the pages it served in its own memory (``_recent``, at most
-  ``RECENT_PAGES``) and serves such a page again without any check for
-  ``CATALOG_PAGE_RECHECK_SECONDS`` (1 s by default; 0 checks every request) after its
-  check.
-- A process that checked a page leaves a small **check record** in the cache (which
-  entry it found right, under which conditions, and when). Another process holding
-  the same entry in memory reads that record with the current conditions (one small
-  ``get_many``, no page, no SQL) and, while the record is under
-  ``CATALOG_PAGE_RECHECK_SECONDS`` old, serves its copy until the record's window ends.
-  So a page is checked against PostgreSQL about once per window across all processes
-  and hosts, instead of once per window in each process.
+- serves such a page again without any check while its last check is under
+  ``CATALOG_PAGE_RECHECK_SECONDS`` old (1 s by default; 0 keeps nothing and checks every
+  request);
+- once that window is over, re-checks **all** the pages it holds at once, the next time
+  one of them is asked for: one ``get_many`` for the rates and the content version and
+  one indexed query for the price, list price, active flag and domestic units of every
+  product they show. The pages still right get a new window; the others are forgotten
+  (and fetched or rendered again when asked for). So a process asks PostgreSQL about its
+  pages about once per window, however many it holds, instead of once per page.
 
-So a change to price, stock, FX or content shows within that window everywhere (an
-explicit invalidation at once in the process that made it, and at the next record
-read in the others), never later. Records carry wall-clock times, so web hosts' clocks
-are assumed to agree (NTP) to well within the window.
+So a change to price, stock, FX or content shows within that window in every process
+(at once in the process that made an explicit invalidation), never later.
 """
 
 from __future__ import annotations
 
 import hashlib
-import secrets
 import threading
 import time
 from collections import OrderedDict
@@ -73,20 +70,29 @@ from django.utils import timezone, translation
 
 VERSION_KEY = "catalog:pages:version"
 PAGE_KEY = "catalog:page:{digest}"
-# Who last found the page under PAGE_KEY right, and when (``_CheckRecord``).
-CHECKED_KEY = "catalog:page:checked:{digest}"
 # Stands for the CSRF token in a cached page; only letters, so no escaping changes it.
 CSRF_PLACEHOLDER = "gsCsrfTokenPlaceholderQx7Zk"
 
 
-# Pages this process served recently: key → (monotonic time of their last check, entry
-# token, html). Kept past their window too (bounded by RECENT_PAGES), so a check record
-# naming the same token lets this copy be served again without fetching the page.
-RECENT_PAGES = 256
-_recent: OrderedDict[str, tuple[float, str, str]] = OrderedDict()
+@dataclass
+class _Copy:
+    """A page this process served: when a check last found it right (monotonic time),
+    the html, and what the check compares (``CachedPage``)."""
+
+    checked: float
+    html: str
+    conditions: tuple
+    product_ids: tuple[int, ...]
+    signature: tuple
+
+
+# Pages this process served recently, least recently served first (``_recent_put`` keeps
+# their html within ``page_memory_bytes``).
+_recent: OrderedDict[str, _Copy] = OrderedDict()
+_recent_size = 0  # characters of html held
+_recent_checked = float("-inf")  # when ``_recent_recheck`` last ran (monotonic)
 _recent_lock = threading.Lock()
 _clock = time.monotonic  # tests move it
-_wall_clock = time.time  # check records are compared across processes and hosts
 
 
 def page_cache_seconds() -> int:
@@ -101,19 +107,6 @@ class CachedPage:
     conditions: tuple  # FX rates, margin and content version it was rendered under
     product_ids: tuple[int, ...]
     signature: tuple
-    # Tells this rendering from any other of the same page (check records name it). Empty
-    # on entries of a release that did not have it: those are never matched by a record.
-    token: str = ""
-
-
-@dataclass(frozen=True)
-class _CheckRecord:
-    """A process found the entry ``token`` right under ``conditions`` at ``checked_at``
-    (``time.time()``)."""
-
-    token: str
-    conditions: tuple
-    checked_at: float
 
 
 def page_recheck_seconds() -> float:
@@ -122,39 +115,113 @@ def page_recheck_seconds() -> float:
     return float(getattr(settings, "CATALOG_PAGE_RECHECK_SECONDS", 1.0))
 
 
+def page_memory_bytes() -> int:
+    """How much page html a process keeps (``CATALOG_PAGE_MEMORY_MB``)."""
+    return int(float(getattr(settings, "CATALOG_PAGE_MEMORY_MB", 32)) * 1024 * 1024)
+
+
 def recent_clear() -> None:
-    """Forget the pages this process checked (the next request checks again)."""
+    """Forget the pages this process served (the next request checks again)."""
+    global _recent_size
     with _recent_lock:
         _recent.clear()
+        _recent_size = 0
 
 
-def _recent_get(key: str) -> tuple[str | None, tuple[str, str] | None]:
-    """This process's copy of the page under ``key``: its html when its check is still
-    inside the window, else ``None``; and (token, html) of the copy whatever its age, for
-    a check record to vouch for (``None`` when there is no copy)."""
+def _recent_get(key: str) -> tuple[str | None, bool]:
+    """This process's copy of the page under ``key``: its html when its last check is
+    inside the window (else ``None``), and whether there is a copy at all."""
     window = page_recheck_seconds()
     if window <= 0:
-        return None, None
+        return None, False
     with _recent_lock:
-        found = _recent.get(key)
-        if found is None:
-            return None, None
+        copy = _recent.get(key)
+        if copy is None:
+            return None, False
         _recent.move_to_end(key)
-    checked, token, html = found
-    if _clock() - checked < window:
-        return html, (token, html)
-    return None, (token, html)
+    return (copy.html if _clock() - copy.checked < window else None), True
 
 
-def _recent_put(key: str, token: str, html: str, *, age: float = 0.0) -> None:
-    """Remember the page under ``key`` as checked ``age`` seconds ago."""
+def _recent_put(key: str, entry: CachedPage) -> None:
+    """Remember ``entry`` (just found right, or just rendered) as checked now."""
+    global _recent_size
     if page_recheck_seconds() <= 0:
         return
+    limit = page_memory_bytes()
     with _recent_lock:
-        _recent[key] = (_clock() - age, token, html)
-        _recent.move_to_end(key)
-        while len(_recent) > RECENT_PAGES:
-            _recent.popitem(last=False)
+        old = _recent.pop(key, None)
+        if old is not None:
+            _recent_size -= len(old.html)
+        _recent[key] = _Copy(
+            checked=_clock(),
+            html=entry.html,
+            conditions=entry.conditions,
+            product_ids=entry.product_ids,
+            signature=entry.signature,
+        )
+        _recent_size += len(entry.html)
+        while _recent_size > limit and len(_recent) > 1:
+            _key, dropped = _recent.popitem(last=False)
+            _recent_size -= len(dropped.html)
+
+
+def _current_conditions() -> tuple[str, str, str, str]:
+    """Selling rate, customs rate, margin and content version now (one ``get_many``; a rate
+    missing from the cache is read as the selectors read it)."""
+    from catalog.models import ExchangeRate
+    from catalog.selectors import FX_CACHE_KEY, fx_rate_current
+
+    selling_key = FX_CACHE_KEY.format(kind=ExchangeRate.Kind.SELLING)
+    customs_key = FX_CACHE_KEY.format(kind=ExchangeRate.Kind.CUSTOMS)
+    found = cache.get_many([VERSION_KEY, selling_key, customs_key])
+    selling = found.get(selling_key) or fx_rate_current(kind=ExchangeRate.Kind.SELLING)
+    customs = found.get(customs_key) or fx_rate_current(kind=ExchangeRate.Kind.CUSTOMS)
+    return (
+        str(selling.rate),
+        str(customs.rate),
+        str(settings.PRICE_MARGIN),
+        str(found.get(VERSION_KEY, 0)),
+    )
+
+
+def _signature_rows(product_ids: set[int]) -> dict[int, tuple]:
+    """``signature_of`` rows of the active products among ``product_ids``, by id (one
+    query)."""
+    from catalog.models import Product
+    from fulfillment import selectors as stock_selectors
+
+    rows = (
+        Product.objects.filter(pk__in=product_ids, is_active=True)
+        .annotate(domestic_available=stock_selectors.domestic_available_subquery())
+        .order_by()
+        .values_list("pk", "source_price_usd", "list_price_usd", "domestic_available")
+    )
+    return {pk: (pk, _amount(usd), _amount(listed), int(units)) for pk, usd, listed, units in rows}
+
+
+def _recent_recheck() -> None:
+    """Check every page this process holds at once (the rates and version in one
+    ``get_many``, every product they show in one query): the pages still right start a
+    new window, the others are forgotten."""
+    global _recent_checked, _recent_size
+    started = _clock()
+    with _recent_lock:
+        held = list(_recent.items())
+    current = _current_conditions()
+    rows = _signature_rows({pk for _key, copy in held for pk in copy.product_ids})
+    with _recent_lock:
+        for key, copy in held:
+            if _recent.get(key) is not copy:
+                continue  # replaced or forgotten meanwhile
+            selling, customs, margin, version = current
+            expected = (selling, customs if copy.conditions[1] else "", margin, version)
+            signature = tuple(sorted(rows[pk] for pk in copy.product_ids if pk in rows))
+            if copy.conditions == expected and signature == copy.signature:
+                copy.checked = started
+            else:
+                del _recent[key]
+                _recent_size -= len(copy.html)
+        _recent_checked = started
 
 
 def pages_invalidate() -> None:
@@ -290,20 +357,6 @@ def _respond(request: HttpRequest, html: str) -> HttpResponse:
 PageBuilder = Callable[[dict], tuple[HttpResponse, list]]
 
 
-def _vouched(record: object, *, token: str, conditions: tuple) -> float | None:
-    """How many seconds ago ``record`` found the entry ``token`` right under
-    ``conditions``, if that is still inside the window (else ``None``). A record from a
-    host whose clock is a little ahead counts as just made."""
-    if not (
-        isinstance(record, _CheckRecord)
-        and record.token == token
-        and record.conditions == conditions
-    ):
-        return None
-    age = max(0.0, _wall_clock() - record.checked_at)
-    return age if age < page_recheck_seconds() else None
-
-
 def page_serve(
     request: HttpRequest,
     *,
@@ -319,37 +372,22 @@ def page_serve(
     rendered and not cached, so made-up query strings cannot fill the cache."""
     if not page_cacheable(request) or not set(request.GET) <= params:
         return build({})[0]
-    digest = _page_digest(request, view=view)
-    key = PAGE_KEY.format(digest=digest)
-    checked_key = CHECKED_KEY.format(digest=digest)
-    html, copy = _recent_get(key)
+    key = PAGE_KEY.format(digest=_page_digest(request, view=view))
+    html, held = _recent_get(key)
+    if html is None and held and _clock() - _recent_checked >= page_recheck_seconds():
+        # This copy's window is over, and so is the last check of all the pages held:
+        # check them all now (one query), then look again.
+        _recent_recheck()
+        html, held = _recent_get(key)
     if html is not None:
         return _respond(request, html)
-    if copy is not None:
-        # This process's copy is past its window: if another process has checked the same
-        # entry since, under the current conditions, serve the copy until that check's
-        # window ends (a small read instead of the page and the query).
-        token, html = copy
-        record, conditions = _lookup(checked_key, customs_rate=customs_rate)
-        age = _vouched(record, token=token, conditions=conditions)
-        if age is not None:
-            _recent_put(key, token, html, age=age)
-            return _respond(request, html)
     entry, conditions = _lookup(key, customs_rate=customs_rate)
     if (
         isinstance(entry, CachedPage)
-        and entry.token
         and entry.conditions == conditions
         and products_signature(entry.product_ids) == entry.signature
     ):
-        _record_check(
-            key,
-            checked_key,
-            token=entry.token,
-            html=entry.html,
-            conditions=conditions,
-            share=copy is not None,
-        )
+        _recent_put(key, entry)
         return _respond(request, entry.html)
     response, products = build({"csrf_token": CSRF_PLACEHOLDER})
     html = response.content.decode(response.charset)
@@ -362,32 +400,7 @@ def page_serve(
         conditions=conditions,
         product_ids=tuple(dict.fromkeys(p.pk for p in products)),
         signature=signature_of(products),
-        token=secrets.token_hex(8),
     )
     cache.set(key, entry, page_cache_seconds())
-    _record_check(
-        key,
-        checked_key,
-        token=entry.token,
-        html=html,
-        conditions=conditions,
-        share=copy is not None,
-    )
+    _recent_put(key, entry)
     return _respond(request, html)
-
-
-def _record_check(
-    key: str, checked_key: str, *, token: str, html: str, conditions: tuple, share: bool
-) -> None:
-    """This process found (or made) the entry ``token`` right just now: remember its copy,
-    and, when ``share`` (this process had served the page before: it is asked for often
-    enough that the others likely hold it too), tell the other processes with a check
-    record. A page seen once in a while (one of thousands of product pages) costs no
-    record write. Nothing at all without a window."""
-    if page_recheck_seconds() <= 0:
-        return
-    _recent_put(key, token, html)
-    if not share:
-        return
-    record = _CheckRecord(token=token, conditions=conditions, checked_at=_wall_clock())
-    cache.set(checked_key, record, page_cache_seconds())

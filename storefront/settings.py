@@ -179,9 +179,13 @@ FX_REFRESH_SECONDS = env.int("FX_REFRESH_SECONDS", default=3600)
 # price, stock and FX changes show at once anyway). 0 turns the page and card caches off.
 CATALOG_PAGE_CACHE_SECONDS = env.int("CATALOG_PAGE_CACHE_SECONDS", default=300)
 # A web process serves a cached page it checked (price, stock, FX, version) less than this
-# many seconds ago from its own memory, without asking Redis or PostgreSQL again: changes
-# show within this window. 0 checks on every request.
+# many seconds ago from its own memory, without asking Redis or PostgreSQL again, and then
+# re-checks all the pages it holds with one query: changes show within this window. 0
+# keeps nothing in memory and checks on every request.
 CATALOG_PAGE_RECHECK_SECONDS = env.float("CATALOG_PAGE_RECHECK_SECONDS", default=1.0)
+# How much page html each web process keeps in memory for that (least recently served
+# pages go first): product pages are ~8 KB, home and category pages 24-38 KB.
+CATALOG_PAGE_MEMORY_MB = env.float("CATALOG_PAGE_MEMORY_MB", default=32.0)
 # Domain-event outbox (docs/events.md): an event not dispatched this many seconds after it
 # was published is enqueued again by the sweep; failed runs back off, doubling up to the max.
 OUTBOX_SWEEP_AFTER_SECONDS = env.int("OUTBOX_SWEEP_AFTER_SECONDS", default=60)

@@ -267,93 +267,9 @@ class FakeClock:
 def clock(monkeypatch, settings):
     settings.CATALOG_PAGE_RECHECK_SECONDS = 1.0
     fake = FakeClock()
-    # Both clocks move together: this process's window and the check records' ages.
     monkeypatch.setattr(page_cache, "_clock", fake)
-    monkeypatch.setattr(page_cache, "_wall_clock", fake)
+    monkeypatch.setattr(page_cache, "_recent_checked", float("-inf"))
     return fake
-
-
-@pytest.mark.parametrize("page", ["home", "category", "product"])
-def test_within_the_window_a_page_is_served_without_redis_or_sql(
-    page, item, clock, django_assert_num_queries, monkeypatch
-):
-    url = pages(item)[page]
-    first = text(Client().get(url))
-    clock.now += 0.5
-
-    def no_cache_lookup(*args, **kwargs):
-        raise AssertionError("the shared cache was asked within the window")
-
-    monkeypatch.setattr(page_cache, "_lookup", no_cache_lookup)
-    with django_assert_num_queries(0):
-        second = text(Client().get(url))
-    assert TOKEN.sub("", first) == TOKEN.sub("", second)
-    assert TOKEN.search(second)[1] != TOKEN.search(first)[1]  # each visitor's own token
-
-
-@pytest.mark.parametrize("page", ["home", "category", "product"])
-def test_a_price_change_shows_once_the_window_is_over(page, item, clock):
-    url = pages(item)[page]
-    assert "30,800" in text(Client().get(url))
-    Product.objects.filter(pk=item.pk).update(source_price_usd=Decimal("30.00"))
-    clock.now += 0.5
-    assert "30,800" in text(Client().get(url))  # still inside the 1 s window
-    clock.now += 0.5
-    again = text(Client().get(url))
-    assert "46,200" in again
-    assert "30,800" not in again
-
-
-def test_a_stock_change_shows_once_the_window_is_over(item, clock):
-    url = pages(item)["product"]
-    assert "delivery-fast" in text(Client().get(url))
-    Stock.objects.filter(product=item).update(reserved=F("on_hand"))
-    clock.now += 1.0
-    assert "delivery-fast" not in text(Client().get(url))
-
-
-def test_an_invalidation_in_this_process_shows_at_once(item, clock):
-    url = pages(item)["product"]
-    assert "30,800" in text(Client().get(url))
-    ExchangeRateFactory(kind=ExchangeRate.Kind.SELLING, rate=Decimal("1500"))
-    fx_cache_clear()  # the FX refresh's on_commit: forgets this process's pages too
-    assert "33,000" in text(Client().get(url))
-
-
-def test_a_zero_window_checks_every_request(item, settings, django_assert_num_queries):
-    settings.CATALOG_PAGE_RECHECK_SECONDS = 0
-    url = pages(item)["home"]
-    text(Client().get(url))
-    with django_assert_num_queries(1):  # the freshness query, every time
-        text(Client().get(url))
-
-
-def test_the_window_keeps_a_bounded_number_of_pages(item, clock, monkeypatch):
-    monkeypatch.setattr(page_cache, "RECENT_PAGES", 2)
-    for url in pages(item).values():
-        text(Client().get(url))
-    assert len(page_cache._recent) == 2
-
-
-# --- Check records: a page checked by one process is not checked again by the others ---
-
-
-class Processes:
-    """Stands for several web processes sharing one cache: each has its own memory of
-    recently served pages (``catalog.cache._recent``)."""
-
-    def __init__(self, monkeypatch) -> None:
-        self.monkeypatch = monkeypatch
-        self.memories: dict[str, OrderedDict] = {}
-
-    def use(self, name: str) -> None:
-        memory = self.memories.setdefault(name, OrderedDict())
-        self.monkeypatch.setattr(page_cache, "_recent", memory)
-
-
-@pytest.fixture
-def processes(monkeypatch, clock):
-    return Processes(monkeypatch)
 
 
 @pytest.fixture
@@ -372,164 +288,161 @@ def cache_reads(monkeypatch):
     return asked
 
 
-@pytest.fixture
-def cache_writes(monkeypatch):
-    """The keys each ``cache.set`` wrote."""
-    from django.core.cache import cache
-
-    written: list[str] = []
-    real = cache.set
-
-    def spy(key, *args, **kwargs):
-        written.append(key)
-        return real(key, *args, **kwargs)
-
-    monkeypatch.setattr(cache, "set", spy)
-    return written
-
-
 def page_keys_read(asked: list[list[str]]) -> list[str]:
     prefix = page_cache.PAGE_KEY.format(digest="")
-    records = page_cache.CHECKED_KEY.format(digest="")
-    return [
-        key
-        for keys in asked
-        for key in keys
-        if key.startswith(prefix) and not key.startswith(records)
-    ]
+    return [key for keys in asked for key in keys if key.startswith(prefix)]
 
 
 @pytest.mark.parametrize("page", ["home", "category", "product"])
-def test_another_process_check_lets_a_copy_be_served_without_the_page_or_sql(
-    page, item, clock, processes, cache_reads, django_assert_num_queries
+def test_within_the_window_a_page_is_served_without_redis_or_sql(
+    page, item, clock, django_assert_num_queries, cache_reads
 ):
     url = pages(item)[page]
-    processes.use("a")
     first = text(Client().get(url))
-    processes.use("b")
-    text(Client().get(url))  # b serves the page too (from the cache)
-    clock.now += 1.5  # both windows are over
-    text(Client().get(url))  # b checks its page (SQL) and leaves a record
-    clock.now += 0.4
-    processes.use("a")
+    clock.now += 0.5
     cache_reads.clear()
     with django_assert_num_queries(0):
         second = text(Client().get(url))
-    assert TOKEN.sub("", first) == TOKEN.sub("", second)
-    assert cache_reads, "a read the check record"
-    assert page_keys_read(cache_reads) == []  # not the page itself
-    # b's check was 0.4 s ago: a serves its copy for the rest of that window, unasked.
-    clock.now += 0.5
-    cache_reads.clear()
-    with django_assert_num_queries(0):
-        text(Client().get(url))
     assert cache_reads == []
+    assert TOKEN.sub("", first) == TOKEN.sub("", second)
+    assert TOKEN.search(second)[1] != TOKEN.search(first)[1]  # each visitor's own token
 
 
-def test_a_check_record_older_than_the_window_is_not_trusted(
-    item, clock, processes, django_assert_num_queries
+def test_after_the_window_one_query_checks_every_page_held(
+    item, clock, django_assert_num_queries, cache_reads
 ):
-    url = pages(item)["product"]
-    for name in ("a", "b"):
-        processes.use(name)
-        assert "30,800" in text(Client().get(url))
+    """Three pages held: once the window is over, the first request checks all three
+    (one query, one small ``get_many`` for rates and version, no page fetched), and the
+    other two are then served for a new window without any check."""
+    urls = list(pages(item).values())
+    first = {url: text(Client().get(url)) for url in urls}
     clock.now += 1.5
-    text(Client().get(url))  # b checks at t = 1.5
-    Product.objects.filter(pk=item.pk).update(source_price_usd=Decimal("30.00"))
-    clock.now += 1.0  # b's check is 1 s old now: a must check for itself
-    processes.use("a")
-    with django_assert_num_queries(3):  # the freshness query finds the change: renders
-        again = text(Client().get(url))
-    assert "46,200" in again
-    assert "30,800" not in again
+    cache_reads.clear()
+    with django_assert_num_queries(1):
+        again = {url: text(Client().get(url)) for url in urls}
+    assert page_keys_read(cache_reads) == []
+    assert len(cache_reads) == 1
+    assert {u: TOKEN.sub("", h) for u, h in first.items()} == {
+        u: TOKEN.sub("", h) for u, h in again.items()
+    }
 
 
-def test_a_price_change_after_another_process_check_shows_once_its_window_is_over(
-    item, clock, processes
-):
-    url = pages(item)["category"]
-    for name in ("a", "b"):
-        processes.use(name)
-        text(Client().get(url))
-    clock.now += 1.5
-    text(Client().get(url))  # b checks at t = 1.5: right then
+@pytest.mark.parametrize("page", ["home", "category", "product"])
+def test_a_price_change_shows_once_the_window_is_over(page, item, clock):
+    url = pages(item)[page]
+    assert "30,800" in text(Client().get(url))
     Product.objects.filter(pk=item.pk).update(source_price_usd=Decimal("30.00"))
     clock.now += 0.5
-    processes.use("a")
-    assert "30,800" in text(Client().get(url))  # inside b's window: the promise is 1 s
+    assert "30,800" in text(Client().get(url))  # still inside the 1 s window
     clock.now += 0.5
     again = text(Client().get(url))
     assert "46,200" in again
     assert "30,800" not in again
 
 
-def test_an_invalidation_elsewhere_voids_the_records_at_once(item, clock, processes):
-    """A content change (the importer's ``category_cache_clear`` in some other process)
-    bumps the version; a record made under the old version vouches for nothing, so the
-    next record read renders the new content instead of waiting out the window."""
+def test_a_change_to_one_page_forgets_only_that_page(item, clock, cache_reads):
+    """The product of one page changes: that page is forgotten and built again; the
+    pages whose products did not change stay held."""
+    other = ProductFactory(
+        asin="B0CACHE002", category=CategoryFactory(slug="mugs"), source_price_usd=Decimal("9")
+    )
+    url, other_url = pages(item)["product"], pages(other)["product"]
+    text(Client().get(url))
+    text(Client().get(other_url))
+    Product.objects.filter(pk=item.pk).update(source_price_usd=Decimal("30.00"))
+    clock.now += 1.0
+    cache_reads.clear()
+    assert "46,200" in text(Client().get(url))
+    assert len(page_keys_read(cache_reads)) == 1  # the changed page only
+    cache_reads.clear()
+    text(Client().get(other_url))
+    assert cache_reads == []  # still held, re-checked with the first request
+
+
+def test_a_stock_change_shows_once_the_window_is_over(item, clock):
+    url = pages(item)["product"]
+    assert "delivery-fast" in text(Client().get(url))
+    Stock.objects.filter(product=item).update(reserved=F("on_hand"))
+    clock.now += 1.0
+    assert "delivery-fast" not in text(Client().get(url))
+
+
+def test_a_product_deactivated_shows_once_the_window_is_over(item, clock):
+    url = pages(item)["product"]
+    text(Client().get(url))
+    Product.objects.filter(pk=item.pk).update(is_active=False)
+    clock.now += 1.0
+    assert Client().get(url).status_code == 404
+
+
+def test_an_invalidation_in_this_process_shows_at_once(item, clock):
+    url = pages(item)["product"]
+    assert "30,800" in text(Client().get(url))
+    ExchangeRateFactory(kind=ExchangeRate.Kind.SELLING, rate=Decimal("1500"))
+    fx_cache_clear()  # the FX refresh's on_commit: forgets this process's pages too
+    assert "33,000" in text(Client().get(url))
+
+
+def test_an_invalidation_in_another_process_shows_once_the_window_is_over(item, clock):
+    """Another process's ``category_cache_clear`` bumps the version in the cache but
+    cannot clear this process's memory: the check after the window sees the version."""
+    from django.core.cache import cache
+
     url = pages(item)["category"]
-    for name in ("a", "b"):
-        processes.use(name)
-        text(Client().get(url))
-    clock.now += 1.5
-    text(Client().get(url))  # b's record at t = 1.5, old version
+    text(Client().get(url))
     Product.objects.filter(pk=item.pk).update(title="Renamed Jigsaw Puzzle")
-    processes.use("importer")
-    category_cache_clear()
-    clock.now += 0.1
-    processes.use("a")  # a's own window ended long ago: it reads b's record
+    # What pages_invalidate does in the other process; this process's memory stays.
+    cache.set(page_cache.VERSION_KEY, cache.get(page_cache.VERSION_KEY, 0) + 1, None)
+    clock.now += 0.5
+    assert "Renamed Jigsaw Puzzle" not in text(Client().get(url))
+    clock.now += 0.5
     assert "Renamed Jigsaw Puzzle" in text(Client().get(url))
 
 
-def test_a_record_of_another_rendering_is_not_used_for_this_copy(
-    item, clock, processes, cache_reads
-):
-    """b rendered the page anew (say after its entry expired): a's copy is another
-    rendering, so a reads the page instead of trusting the record with its own copy."""
+def test_a_new_customs_rate_elsewhere_shows_on_the_product_page_after_the_window(item, clock):
+    """The customs rate is part of a product page's conditions (import fees), not of a
+    category page's: the check compares each page with its own."""
     from django.core.cache import cache
 
-    url = pages(item)["product"]
-    processes.use("b")
-    text(Client().get(url))
-    processes.use("a")
-    text(Client().get(url))
-    clock.now += 1.5
-    cache.delete_many(list(page_cache._recent))  # the entry expires
-    processes.use("b")
-    text(Client().get(url))  # b renders: a new entry, a new token, a record naming it
-    processes.use("a")
-    (old_token,) = {token for _, token, _ in page_cache._recent.values()}
-    cache_reads.clear()
-    text(Client().get(url))
-    assert len(page_keys_read(cache_reads)) == 1  # a fetched the page
-    (new_token,) = {token for _, token, _ in page_cache._recent.values()}
-    assert new_token != old_token
+    from catalog.selectors import FX_CACHE_KEY
+
+    ExchangeRateFactory(kind=ExchangeRate.Kind.CUSTOMS, rate=Decimal("1390"))
+    urls = pages(item)
+    text(Client().get(urls["product"]))
+    text(Client().get(urls["category"]))
+    clock.now += 1.0
+    text(Client().get(urls["category"]))  # the check: nothing changed, both kept
+    assert len(page_cache._recent) == 2
+    ExchangeRateFactory(kind=ExchangeRate.Kind.CUSTOMS, rate=Decimal("1500"))
+    cache.delete(FX_CACHE_KEY.format(kind=ExchangeRate.Kind.CUSTOMS))  # its minute is over
+    clock.now += 1.0
+    text(Client().get(urls["category"]))  # runs the check
+    held = page_cache._recent
+    assert len(held) == 1
+    [(_key, copy)] = held.items()
+    assert copy.conditions[1] == ""  # the category page, kept
 
 
-def test_no_window_means_no_check_records(item, settings, cache_reads, cache_writes):
+def test_a_zero_window_checks_every_request(item, settings, django_assert_num_queries):
     settings.CATALOG_PAGE_RECHECK_SECONDS = 0
-    written = cache_writes
-    url = pages(item)["product"]
+    url = pages(item)["home"]
     text(Client().get(url))
-    text(Client().get(url))
-    records = page_cache.CHECKED_KEY.format(digest="")
-    assert [k for k in written if k.startswith(page_cache.PAGE_KEY.format(digest=""))]
-    assert not [k for k in written if k.startswith(records)]
-    assert not [k for keys in cache_reads for k in keys if k.startswith(records)]
+    with django_assert_num_queries(1):  # the freshness query, every time
+        text(Client().get(url))
     assert page_cache._recent == OrderedDict()
 
 
-def test_a_page_served_once_in_a_while_leaves_no_check_record(item, clock, processes, cache_writes):
-    """One of thousands of product pages, asked for now and then: the process checking
-    it had no copy of it, so it writes no record (nobody else would read it)."""
-    written = cache_writes
-    records = page_cache.CHECKED_KEY.format(digest="")
-    url = pages(item)["product"]
-    processes.use("a")
-    text(Client().get(url))  # renders
-    processes.use("b")
-    text(Client().get(url))  # checks, had no copy
-    assert not [k for k in written if k.startswith(records)]
-    clock.now += 1.5
-    text(Client().get(url))  # checks again, with its copy: now it shares the check
-    assert len([k for k in written if k.startswith(records)]) == 1
+def test_the_memory_is_bounded(item, clock, settings):
+    urls = list(pages(item).values())
+    for url in urls:
+        text(Client().get(url))
+    assert len(page_cache._recent) == 3
+    sizes = sorted(len(copy.html) for copy in page_cache._recent.values())
+    # Room for the two smallest pages only: the least recently served go first.
+    settings.CATALOG_PAGE_MEMORY_MB = (sizes[0] + sizes[1]) / (1024 * 1024)
+    page_cache.recent_clear()
+    for url in urls:
+        text(Client().get(url))
+    assert page_cache._recent_size <= sizes[0] + sizes[1]
+    assert 1 <= len(page_cache._recent) < 3
+    assert page_cache._recent_size == sum(len(c.html) for c in page_cache._recent.values())
