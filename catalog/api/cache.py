@@ -174,20 +174,26 @@ def list_lookup(key: str) -> tuple[object, tuple, Decimal]:
     return found.get(key), conditions, selling.rate
 
 
-def _amount(value) -> str:
-    """A price as the same text whatever the driver returned (``20.00`` → ``2E+1``)."""
-    return "None" if value is None else str(Decimal(str(value)).normalize())
+def _amount(value) -> Decimal | None:
+    """A price that compares equal whatever the driver returned: PostgreSQL's ``Decimal``
+    as it is (``Decimal`` equality is numeric: ``20.00 == 20``), SQLite's float or text
+    made one. Nothing is formatted on PostgreSQL: a hit compares ~50 of these."""
+    if value is None or isinstance(value, Decimal):
+        return value
+    return Decimal(str(value))
 
 
-def _instant(value) -> str:
-    """A timestamp as UTC ISO text whatever the driver returned (SQLite gives text)."""
-    if value is None:
-        return "None"
+def _instant(value) -> datetime.datetime | None:
+    """A timestamp that compares equal whatever the driver returned: an aware
+    ``datetime`` as it is (aware datetimes compare by instant), SQLite's text or naive
+    value read as UTC."""
+    if value is None or (isinstance(value, datetime.datetime) and value.tzinfo is not None):
+        return value
     if isinstance(value, str):
         value = parse_datetime(value)
     if timezone.is_naive(value):
         value = value.replace(tzinfo=datetime.UTC)
-    return value.astimezone(datetime.UTC).isoformat()
+    return value
 
 
 def _row(pk, usd, updated_at, category_id, customs_class_id, domestic_units) -> tuple:
