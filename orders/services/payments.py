@@ -298,13 +298,24 @@ def _payment_intents_cancel(*, order_id: int) -> bool:
     A payment without a PaymentIntent id may still have one at Stripe: its create reached
     Stripe and every answer was lost, and the shopper never came back to the pay page.
     Its create is sent again with the stored key, which hands back that intent (or makes
-    one, if no create ever got through), and that is cancelled like the others."""
+    one, if no create ever got through), and that is cancelled like the others. With
+    Stripe down that is skipped: nobody has such an intent's client secret, so it cannot
+    be paid, and the order must not wait for Stripe to be cancelled."""
     for payment in Payment.objects.filter(order_id=order_id).select_related("order"):
         if payment.status in (Payment.Status.SUCCEEDED, Payment.Status.CANCELLED):
             if payment.status == Payment.Status.SUCCEEDED:
                 return True
             continue
-        payment_intent_id = payment.payment_intent_id or _payment_intent_create(payment).id
+        payment_intent_id = payment.payment_intent_id
+        if payment_intent_id is None:
+            try:
+                payment_intent_id = _payment_intent_create(payment).id
+            except stripe_client.StripeUnavailable:
+                # Its client secret never reached anyone, so it cannot be paid: the order
+                # is cancelled all the same, and the intent (if any) stays open at Stripe.
+                logger.warning("order %s: lost PaymentIntent not recovered (Stripe down)",
+                               order_id)  # fmt: skip
+                continue
         intent = stripe_client.payment_intent_cancel(
             payment_intent_id=payment_intent_id,
             idempotency_key=f"cancel-{payment.idempotency_key}",

@@ -144,6 +144,19 @@ def test_expiry_cancels_an_intent_whose_every_answer_was_lost(placed, stripe_loc
     assert Stock.objects.get().reserved == 0
 
 
+def test_expiry_does_not_wait_for_stripe_to_recover_a_lost_intent(placed, stripe_local, settings):
+    """Stripe down at expiry and no intent id on record: an intent nobody got the client
+    secret of cannot be paid, so the order is cancelled and its stock released anyway."""
+    settings.STRIPE_MAX_RETRIES = 0
+    stripe_local.faults(fail_next=5)  # every create answers 500
+    later = timezone.now() + datetime.timedelta(minutes=31)
+    assert payments.order_expire(order_id=placed.pk, now=later) is True
+    placed.refresh_from_db()
+    assert placed.status == "cancelled"
+    assert Stock.objects.get().reserved == 0
+    assert Payment.objects.get(order=placed).payment_intent_id is None
+
+
 def test_expiry_before_the_window_does_nothing(placed, stripe_local):
     payments.payment_intent_ensure(order_id=placed.pk)
     assert payments.order_expire(order_id=placed.pk) is False
