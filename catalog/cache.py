@@ -43,8 +43,10 @@ the signature of its products; at most ``CATALOG_PAGE_MEMORY_MB``) and:
 - once that window is over, re-checks **all** the pages it holds at once, the next time
   one of them is asked for: one ``get_many`` for the rates and the content version and
   one indexed query for the price, list price, active flag and domestic units of every
-  product they show. The pages still right get a new window; the others are forgotten
-  (and fetched or rendered again when asked for). So a process asks PostgreSQL about its
+  product they show (the most recently served pages, up to ``RECHECK_MAX_PRODUCTS``
+  products; any others are checked one by one when asked for). The pages still right
+  get a new window; the others are forgotten (and fetched or rendered again when asked
+  for). So a process asks PostgreSQL about its
   pages about once per window, however many it holds, instead of once per page.
 
 So a change to price, stock, FX or content shows within that window in every process
@@ -93,6 +95,9 @@ _recent_size = 0  # characters of html held
 _recent_checked = float("-inf")  # when ``_recent_recheck`` last ran (monotonic)
 _recent_lock = threading.Lock()
 _clock = time.monotonic  # tests move it
+# The most products one re-check reads (its query costs ~10 ms per 1,000 products): a
+# memory full of list pages (24 products each) is re-checked most recently served first.
+RECHECK_MAX_PRODUCTS = 5_000
 
 
 def page_cache_seconds() -> int:
@@ -205,10 +210,18 @@ def _recent_recheck() -> None:
     new window, the others are forgotten."""
     global _recent_checked, _recent_size
     started = _clock()
+    held: list[tuple[str, _Copy]] = []
+    product_ids: set[int] = set()
     with _recent_lock:
-        held = list(_recent.items())
+        # The most recently served first, up to RECHECK_MAX_PRODUCTS products: the rest
+        # stay out of their window and are checked one by one if asked for again.
+        for key, copy in reversed(_recent.items()):
+            if held and len(product_ids) + len(copy.product_ids) > RECHECK_MAX_PRODUCTS:
+                break
+            held.append((key, copy))
+            product_ids.update(copy.product_ids)
     current = _current_conditions()
-    rows = _signature_rows({pk for _key, copy in held for pk in copy.product_ids})
+    rows = _signature_rows(product_ids)
     with _recent_lock:
         for key, copy in held:
             if _recent.get(key) is not copy:

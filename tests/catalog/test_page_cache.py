@@ -446,3 +446,28 @@ def test_the_memory_is_bounded(item, clock, settings):
     assert page_cache._recent_size <= sizes[0] + sizes[1]
     assert 1 <= len(page_cache._recent) < 3
     assert page_cache._recent_size == sum(len(c.html) for c in page_cache._recent.values())
+
+
+def test_a_recheck_reads_at_most_so_many_products_most_recently_served_first(
+    item, clock, monkeypatch, cache_reads, django_assert_num_queries
+):
+    """A memory full of list pages would make one re-check read tens of thousands of
+    products: it stops at ``RECHECK_MAX_PRODUCTS``, most recently served pages first; a
+    page left out is checked on its own when asked for again."""
+    monkeypatch.setattr(page_cache, "RECHECK_MAX_PRODUCTS", 1)
+    other = ProductFactory(
+        asin="B0CACHE003", category=item.category, source_price_usd=Decimal("9.00")
+    )
+    url, other_url = pages(item)["product"], pages(other)["product"]
+    text(Client().get(url))
+    text(Client().get(other_url))
+    clock.now += 1.0
+    cache_reads.clear()
+    with django_assert_num_queries(1) as recheck:
+        text(Client().get(other_url))  # the re-check, of this page only
+    assert page_keys_read(cache_reads) == []
+    [in_list] = re.findall(r"IN \(([^)]*)\)", recheck.captured_queries[0]["sql"])
+    assert [int(pk) for pk in in_list.split(",")] == [other.pk]
+    with django_assert_num_queries(1):  # left out of it: its own check, page fetched
+        assert "30,800" in text(Client().get(url))
+    assert len(page_keys_read(cache_reads)) == 1
